@@ -1,0 +1,109 @@
+"""Every exception a Bakery user can see.
+
+Each message says what went wrong, names the step, package, image or registry involved,
+and says what to do next. The hierarchy::
+
+    BakeryError
+    ├── SpecError                   a decorator asks for something malformed
+    ├── PythonNotFoundError         no interpreter on this machine satisfies `python=`
+    ├── ResolutionError             uv or rattler cannot resolve a spec
+    │   ├── PackageNotFoundError    a package (or channel) does not exist
+    │   └── IndexUnreachableError   the package index or channel cannot be reached
+    ├── LockError                   the lockfile is unreadable or out of date
+    │   └── FrozenLockError         a frozen run found a step whose spec changed
+    ├── EnvironmentBuildError       installing a locked environment failed
+    ├── SnapshotError               packages missing from, or unreadable in, the datastore
+    ├── ImageError                  baking an image failed
+    │   ├── ImageReferenceError     an image reference is malformed
+    │   └── PlatformNotFoundError   a manifest list has no image for the target platform
+    ├── RegistryError               the registry answered with an error
+    │   ├── RegistryUnreachableError  the registry cannot be reached at all
+    │   ├── RegistryAuthError       the registry refused the credentials (401/403)
+    │   └── RegistryNotFoundError   repository, manifest or blob not found (404)
+    └── PolicyViolation             an admin policy forbids what the flow asks for
+"""
+
+from __future__ import annotations
+
+
+class BakeryError(Exception):
+    """Base of every error Bakery raises on purpose; its message is meant for humans."""
+
+    def __init__(self, message: str, *, step: str | None = None) -> None:
+        self.step = step
+        super().__init__(message)
+
+    def with_step(self, step: str) -> BakeryError:
+        """Return the same error, its message prefixed with the step it concerns."""
+        if self.step is None:
+            self.step = step
+            self.args = (f"step '{step}': {self.args[0]}",)
+        return self
+
+
+class SpecError(BakeryError):
+    """Raised when a decorator's packages, versions or python= are malformed."""
+
+
+class PythonNotFoundError(BakeryError):
+    """Raised when no interpreter on this machine satisfies the requested Python version."""
+
+
+class ResolutionError(BakeryError):
+    """Raised when the requirements of an environment cannot be resolved."""
+
+
+class PackageNotFoundError(ResolutionError):
+    """Raised when a requested package or channel does not exist."""
+
+
+class IndexUnreachableError(ResolutionError):
+    """Raised when a package index or conda channel cannot be reached."""
+
+
+class LockError(BakeryError):
+    """Raised when a lockfile cannot be read or does not match the flow."""
+
+
+class FrozenLockError(LockError):
+    """Raised by a frozen run when a step's spec no longer matches the lockfile."""
+
+
+class EnvironmentBuildError(BakeryError):
+    """Raised when creating an environment from its lock fails."""
+
+
+class SnapshotError(BakeryError):
+    """Raised when packages cannot be stored in, or restored from, the datastore."""
+
+
+class ImageError(BakeryError):
+    """Raised when an image cannot be baked."""
+
+
+class ImageReferenceError(ImageError):
+    """Raised when an image reference cannot be parsed."""
+
+
+class PlatformNotFoundError(ImageError):
+    """Raised when a base image's manifest list has no entry for the target platform."""
+
+
+class RegistryError(BakeryError):
+    """Raised when an OCI registry answers with an unexpected error."""
+
+
+class RegistryUnreachableError(RegistryError):
+    """Raised when the registry cannot be reached (connection refused, DNS, timeout)."""
+
+
+class RegistryAuthError(RegistryError):
+    """Raised when the registry refuses the credentials (401 or 403)."""
+
+
+class RegistryNotFoundError(RegistryError):
+    """Raised when a repository, manifest or blob does not exist (404)."""
+
+
+class PolicyViolation(BakeryError):
+    """Raised before launch when an admin policy forbids what a flow asks for."""

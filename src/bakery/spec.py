@@ -1,0 +1,211 @@
+"""EnvSpec: what a step asks for, normalized, with a stable content hash.
+
+Decorators (`@pypi`, `@conda`, their `_base` forms) become one `EnvSpec` per step.
+Two steps with equal specs share one environment. The spec hash is what the lockfile
+compares to decide whether a step's lock entry is still current.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform as host_platform
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PEP508Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from .errors import SpecError
+
+# Conda subdir -> (uv's --python-platform prefix, default glibc when not the host)
+_PLATFORMS = {
+    "linux-64": ("x86_64", "linux"),
+    "linux-aarch64": ("aarch64", "linux"),
+    "osx-arm64": ("aarch64", "darwin"),
+    "osx-64": ("x86_64", "darwin"),
+}
+DEFAULT_GLIBC = "2.28"
+_OPERATORS = ("==", "!=", ">=", "<=", "~=", ">", "<", "===")
+
+
+@dataclass(frozen=True, order=True)
+class TargetPlatform:
+    """Where an environment will run: a conda subdir plus, on Linux, the oldest glibc."""
+
+    subdir: str
+    glibc: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.subdir not in _PLATFORMS:
+            raise SpecError(
+                f"unknown platform '{self.subdir}': use one of {', '.join(sorted(_PLATFORMS))}"
+            )
+
+    @classmethod
+    def host(cls) -> TargetPlatform:
+        """The platform of this machine (with its glibc on Linux)."""
+        machine = host_platform.machine().lower()
+        arch = "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
+        if sys.platform == "darwin":
+            return cls("osx-arm64" if arch == "aarch64" else "osx-64")
+        libc, version = host_platform.libc_ver()
+        glibc = version if libc == "glibc" and version else DEFAULT_GLIBC
+        return cls("linux-aarch64" if arch == "aarch64" else "linux-64", glibc)
+
+    @classmethod
+    def parse(cls, name: str) -> TargetPlatform:
+        """`linux-64`, `linux-aarch64`, `osx-arm64`, optionally `linux-64@2.31` for a glibc."""
+        subdir, _, glibc = name.partition("@")
+        host = cls.host()
+        if subdir == host.subdir and not glibc:
+            return host
+        if subdir.startswith("linux"):
+            return cls(subdir, glibc or DEFAULT_GLIBC)
+        return cls(subdir)
+
+    @property
+    def is_linux(self) -> bool:
+        return self.subdir.startswith("linux")
+
+    @property
+    def uv_platform(self) -> str:
+        """The value for uv's `--python-platform`."""
+        arch, system = _PLATFORMS[self.subdir]
+        if system == "darwin":
+            return f"{arch}-apple-darwin"
+        major, minor = (self.glibc or DEFAULT_GLIBC).split(".")[:2]
+        return f"{arch}-manylinux_{major}_{minor}"
+
+    @property
+    def oci_platform(self) -> tuple[str, str]:
+        """(os, architecture) as OCI image indexes name them."""
+        arch, system = _PLATFORMS[self.subdir]
+        return ("linux" if system == "linux" else system, "amd64" if arch == "x86_64" else "arm64")
+
+    def __str__(self) -> str:
+        return self.subdir
+
+
+@dataclass(frozen=True, order=True)
+class Requirement:
+    """One requested package: name, version specifier, and for conda an optional channel."""
+
+    name: str
+    specifier: str = ""
+    channel: str | None = None
+
+    def pep508(self) -> str:
+        return f"{self.name}{self.specifier}"
+
+    def matchspec(self) -> str:
+        """The conda MatchSpec text, `channel::name specifier`."""
+        prefix = f"{self.channel}::" if self.channel else ""
+        return f"{prefix}{self.name} {self.specifier}".strip()
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A normalized environment request. Field order and sorting make `spec_hash` stable."""
+
+    python: str
+    pypi: tuple[Requirement, ...] = ()
+    conda: tuple[Requirement, ...] = ()
+    channels: tuple[str, ...] = ()
+    platform: TargetPlatform = field(default_factory=TargetPlatform.host)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["platform"] = str(self.platform)
+        if self.platform.glibc:
+            data["glibc"] = self.platform.glibc
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> EnvSpec:
+        return cls(
+            python=data["python"],
+            pypi=tuple(Requirement(**r) for r in data.get("pypi", ())),
+            conda=tuple(Requirement(**r) for r in data.get("conda", ())),
+            channels=tuple(data.get("channels", ())),
+            platform=TargetPlatform(data["platform"], data.get("glibc")),
+        )
+
+    @property
+    def spec_hash(self) -> str:
+        """sha256 of the canonical JSON form: equal specs, equal hashes, on any machine."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def python_minor(self) -> str:
+        """`3.11` for `3.11`, `3.11.7` or `==3.11.*`."""
+        return ".".join(re.findall(r"\d+", self.python)[:2])
+
+
+def host_python_version() -> str:
+    """The running interpreter's version, `major.minor.micro`, as Metaflow defaults `python=`."""
+    return "%d.%d.%d" % sys.version_info[:3]
+
+
+def normalize_python(version: str | None, *, what: str = "python") -> str:
+    """Validate a `python=` value: `3.11`, `3.11.7`, or a specifier such as `>=3.10,<3.12`."""
+    if version is None or str(version).strip() == "":
+        return host_python_version()
+    text = str(version).strip()
+    if re.fullmatch(r"\d+\.\d+(\.\d+)?", text):
+        return text
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        raise SpecError(
+            f"{what}='{text}' is not a Python version: write e.g. python='3.11' or '3.11.7'"
+        ) from None
+    return text
+
+
+def _specifier_text(name: str, version: str) -> str:
+    """Metaflow's `{"pkg": "1.2"}` means `==1.2`; `{"pkg": ">=1.2"}` keeps its operator."""
+    version = str(version or "").strip()
+    if not version:
+        return ""
+    if version.startswith(_OPERATORS) or "," in version:
+        return version
+    return f"=={version}"
+
+
+def pypi_requirements(packages: Mapping[str, str]) -> tuple[Requirement, ...]:
+    """Parse `@pypi(packages=...)` into sorted, validated requirements (names canonicalized)."""
+    out: dict[str, Requirement] = {}
+    for raw_name, version in packages.items():
+        text = f"{raw_name}{_specifier_text(raw_name, version)}"
+        try:
+            req = PEP508Requirement(text)
+        except InvalidRequirement as e:
+            raise SpecError(
+                f"package '{raw_name}' with version '{version}' is not a valid requirement ({e}); "
+                "write versions like '2.2.3', '>=2,<3' or '' for any version"
+            ) from None
+        name = canonicalize_name(req.name)
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        out[name] = Requirement(f"{name}{extras}", str(req.specifier))
+    return tuple(sorted(out.values()))
+
+
+def conda_requirements(packages: Mapping[str, str]) -> tuple[Requirement, ...]:
+    """Parse `@conda(packages=...)`, accepting `channel::name` keys, into sorted requirements."""
+    out: dict[str, Requirement] = {}
+    for raw_name, version in packages.items():
+        channel, _, name = str(raw_name).rpartition("::")
+        name = name.strip().lower()
+        if not re.fullmatch(r"[a-z0-9_.\-]+", name):
+            raise SpecError(f"conda package name '{raw_name}' is malformed")
+        spec = _specifier_text(name, version)
+        if spec and not re.fullmatch(r"[0-9A-Za-z_.*!+<>=,|~\- ]+", spec):
+            raise SpecError(f"conda package '{raw_name}' has a malformed version '{version}'")
+        out[name] = Requirement(name, spec.replace(" ", ""), channel or None)
+    return tuple(sorted(out.values()))
