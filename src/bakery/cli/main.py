@@ -1,0 +1,52 @@
+"""The `bakery` command: one module per verb, each exposing `add_parser(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rich.console import Console
+
+from .. import __version__
+from ..errors import BakeryError
+
+# verb modules, in the order `bakery --help` lists them
+VERBS = ["lock", "env", "bake", "image"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bakery",
+        description="Dependency environments and OCI images, baked on the fly, for Metaflow flows.",
+    )
+    parser.add_argument("--version", action="version", version=f"bakery {__version__}")
+    subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    for verb in VERBS:
+        try:
+            module = importlib.import_module(f".{verb}", __package__)
+        except ModuleNotFoundError as e:
+            if e.name == f"{__package__}.{verb}":
+                continue  # verb not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BakeryError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

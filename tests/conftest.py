@@ -1,0 +1,6 @@
+"""Shared pytest configuration: fixture modules live in tests/fixtures/, one per real service."""
+
+pytest_plugins = [
+    "tests.fixtures.registry",
+    "tests.fixtures.conda_channel",
+]
