@@ -79,9 +79,7 @@ class EnvCache:
             return CachedEnv(key, path, env.env_id, created=False)
         return None
 
-    def ensure(
-        self, key: str, env: LockedEnv, build: Callable[[Path], None]
-    ) -> CachedEnv:
+    def ensure(self, key: str, env: LockedEnv, build: Callable[[Path], None]) -> CachedEnv:
         """Return the environment for `key`, calling `build(tmp_dir)` once if it is missing."""
         found = self.lookup(key, env)
         if found:

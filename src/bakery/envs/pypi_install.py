@@ -23,9 +23,7 @@ def _run_uv(args: list[str], what: str) -> None:
     env.pop("VIRTUAL_ENV", None)
     proc = subprocess.run([uv_binary(), *args], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        detail = " ".join(
-            line.strip() for line in proc.stderr.splitlines() if line.strip()
-        )
+        detail = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
         raise EnvironmentBuildError(f"{what} failed: {redact(detail)}")
 
 
@@ -73,7 +71,17 @@ def install_pypi(
         req.write("\n".join(lines) + "\n")
         req.flush()
         _run_uv(
-            ["pip", "install", "--quiet", "--python", str(python), "--no-deps",
-             "--require-hashes", "-r", req.name, *source],
+            [
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(python),
+                "--no-deps",
+                "--require-hashes",
+                "-r",
+                req.name,
+                *source,
+            ],
             f"installing {len(packages)} PyPI packages",
         )

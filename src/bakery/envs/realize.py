@@ -29,7 +29,7 @@ def realize(
     cache = cache or EnvCache()
     conda = env.by_kind("conda")
     interpreter = None if conda else find_interpreter(_python_request(env))
-    key = cache_key(env, None if conda else str(interpreter.path.resolve()))
+    key = key_for(env)
 
     def build(tmp: Path) -> None:
         if on_build:
@@ -49,6 +49,13 @@ def realize(
             ) from None
 
     return cache.ensure(key, env, build)
+
+
+def key_for(env: LockedEnv) -> str:
+    """The cache key of `env` on this machine (a venv is tied to its base interpreter)."""
+    if env.by_kind("conda"):
+        return cache_key(env, None)
+    return cache_key(env, str(find_interpreter(_python_request(env)).path.resolve()))
 
 
 def _python_request(env: LockedEnv) -> str:

@@ -46,9 +46,7 @@ def update_lock(
     lock = read_lock(lock_path) or Lockfile(flow=flow_name)
     lock.flow = flow_name
     stale = {
-        step: spec
-        for step, spec in step_specs.items()
-        if force or lock.env_for(step, spec) is None
+        step: spec for step, spec in step_specs.items() if force or lock.env_for(step, spec) is None
     }
     if stale and frozen:
         raise FrozenLockError(_frozen_message(lock_path, lock, stale))

@@ -104,8 +104,12 @@ def _classify_failure(stderr: str, requirements: str, indexes: IndexConfig) -> R
 
 
 def _condense(stderr: str) -> str:
-    lines = [re.sub(r"^\s*(error|cause|hint):\s*", "", line).strip() for line in stderr.splitlines()]
-    return " ".join(line for line in lines if line and line != "No solution found when resolving dependencies")
+    lines = [
+        re.sub(r"^\s*(error|cause|hint):\s*", "", line).strip() for line in stderr.splitlines()
+    ]
+    return " ".join(
+        line for line in lines if line and line != "No solution found when resolving dependencies"
+    )
 
 
 def _locked_package(entry: dict, minor: str, platform: TargetPlatform) -> LockedPackage:
@@ -146,7 +150,9 @@ def _best_wheel(wheels: list[dict], minor: str, platform: TargetPlatform) -> dic
 def target_tags(minor: str, platform: TargetPlatform) -> list[tags.Tag]:
     """Supported wheel tags, most preferred first, for a CPython `minor` on `platform`."""
     version = tuple(int(x) for x in minor.split("."))
-    arch = "x86_64" if platform.subdir.endswith("64") and "aarch" not in platform.subdir else "aarch64"
+    arch = (
+        "x86_64" if platform.subdir.endswith("64") and "aarch" not in platform.subdir else "aarch64"
+    )
     if platform.is_linux:
         glibc_minor = int((platform.glibc or "2.28").split(".")[1])
         platforms = [f"manylinux_2_{n}_{arch}" for n in range(glibc_minor, 4, -1)]

@@ -65,7 +65,9 @@ def _configured_paths() -> list[Path]:
     for item in filter(None, os.environ.get("BAKERY_PYTHONS", "").split(os.pathsep)):
         item_path = Path(item).expanduser()
         if item_path.is_dir():
-            paths.extend(sorted(item_path.glob("bin/python3.*")) + sorted(item_path.glob("*/bin/python3")))
+            paths.extend(
+                sorted(item_path.glob("bin/python3.*")) + sorted(item_path.glob("*/bin/python3"))
+            )
         else:
             paths.append(item_path)
     return paths

@@ -137,6 +137,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         from pathlib import Path
 
         from bakery.envs.cache import EnvCache
+        from bakery.envs.gc import remember_lock
         from bakery.envs.realize import realize_all
         from bakery.lock.update import update_lock
         from bakery.resolve import resolve
@@ -160,14 +161,22 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
                 % (len(update.resolved_steps), os.path.basename(self.lock_path()))
             )
         self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
-        cache_dir = _config("BAKERY_CACHE_DIR")
-        cache = EnvCache(Path(cache_dir).expanduser() if cache_dir else None)
+        cache = EnvCache(self.cache_dir())
 
         def on_build(env):
-            self._log("Creating environment %s (%d packages) ..." % (env.short_id, len(env.packages)))
+            self._log(
+                "Creating environment %s (%d packages) ..." % (env.short_id, len(env.packages))
+            )
 
         built = realize_all(self._locked.items(), cache, indexes=indexes, on_build=on_build)
         self._envs = {step: built[env.env_id] for step, env in self._locked.items()}
+        remember_lock(cache, Path(self.lock_path()))
+
+    def cache_dir(self):
+        from pathlib import Path
+
+        configured = _config("BAKERY_CACHE_DIR")
+        return Path(configured).expanduser() if configured else None
 
     def _log(self, message):
         with self._print_lock:

@@ -89,9 +89,7 @@ def _default_channels() -> list[str]:
     Metaflow config `METAFLOW_CONDA_CHANNELS`."""
     from metaflow import metaflow_config
 
-    value = getattr(metaflow_config, "CONDA_CHANNELS", None) or os.environ.get(
-        "CONDA_CHANNELS", ""
-    )
+    value = getattr(metaflow_config, "CONDA_CHANNELS", None) or os.environ.get("CONDA_CHANNELS", "")
     if isinstance(value, (list, tuple)):
         return list(value)
     return [c.strip() for c in str(value).split(",") if c.strip()]
