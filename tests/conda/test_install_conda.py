@@ -12,6 +12,7 @@ from bakery.envs.conda_install import download_conda_packages, install_conda
 from bakery.errors import EnvironmentBuildError
 from bakery.lock.model import LockedEnv, LockedPackage
 from bakery.resolve.conda import resolve_conda
+from tests.fixtures.condabuild import other_pythons
 
 
 def _run(prefix: Path, *args: str) -> str:
@@ -55,6 +56,29 @@ def test_prefix_placeholder_is_replaced(tinylib_env, tmp_path, package_cache):
     install_conda(tinylib_env, prefix, cache_dir=package_cache)
 
     assert _run(prefix, "tinytool") == f"tinytool 1.0 in {prefix}"
+
+
+def test_noarch_python_entry_point_runs_in_the_prefix(tinylib_env, tmp_path, package_cache):
+    prefix = tmp_path / "env"
+
+    install_conda(tinylib_env, prefix, cache_dir=package_cache)
+
+    assert _run(prefix, "tinylib") == f"tinylib 1.0 on {prefix}"
+
+
+def test_python_pin_installs_that_interpreter(make_spec, conda_channels, tmp_path, package_cache):
+    versions = sorted(other_pythons(), key=lambda v: tuple(map(int, v.split("."))))
+    if not versions:
+        pytest.skip("no second Python (pyenv) on this machine to build a python package from")
+    minor = ".".join(versions[-1].split(".")[:2])
+    env = resolve_conda(make_spec("tinylib", python=minor), channels=[conda_channels.main])
+    prefix = tmp_path / "env"
+
+    install_conda(env, prefix, cache_dir=package_cache)
+
+    assert env.python == minor
+    code = "import sys, tinylib; print('%d.%d' % sys.version_info[:2], tinylib.VERSION)"
+    assert _run(prefix, "python", "-c", code) == f"{minor} 1.0"
 
 
 def test_installs_from_http_channel(make_spec, conda_http_channels, tmp_path, package_cache):

@@ -164,7 +164,6 @@ async def _install(records: list, prefix: Path, cache_dir: Path | None, subdir: 
         records,
         prefix,
         cache_dir=cache_dir,
-        installed_packages=[],
         platform=Subdir(subdir),
         execute_link_scripts=False,
         show_progress=False,
