@@ -178,3 +178,12 @@ def test_tampered_file_channel_archive_is_rejected(tinylib_env, tmp_path, packag
 
     with pytest.raises(EnvironmentBuildError, match="'tinytool'"):
         install_conda(env, tmp_path / "env", cache_dir=package_cache)
+
+
+def test_installing_again_into_the_same_prefix_is_harmless(tinylib_env, tmp_path, package_cache):
+    prefix = tmp_path / "env"
+    install_conda(tinylib_env, prefix, cache_dir=package_cache)
+
+    install_conda(tinylib_env, prefix, cache_dir=package_cache)
+
+    assert _run(prefix, "tinytool") == f"tinytool 1.0 in {prefix}"

@@ -183,3 +183,18 @@ def test_too_old_cuda_override_is_rejected(make_spec, conda_channels):
             channels=[conda_channels.main],
             virtual_packages=["__cuda=11.8"],
         )
+
+
+def test_http_path_that_is_not_a_channel_is_unreachable(make_spec, conda_http_channels, tmp_path):
+    wrong = f"{conda_http_channels.main}-typo"
+    with pytest.raises(IndexUnreachableError, match="main-typo"):
+        resolve_conda(make_spec("tinylib"), channels=[wrong], cache_dir=tmp_path)
+
+
+def test_resolves_from_inside_a_running_event_loop(make_spec, conda_channels):
+    import asyncio
+
+    async def resolve_in_loop() -> LockedEnv:
+        return resolve_conda(make_spec("tinytool"), channels=[conda_channels.main])
+
+    assert "tinytool" in _versions(asyncio.run(resolve_in_loop()))
