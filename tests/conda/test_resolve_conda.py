@@ -75,6 +75,13 @@ def test_spec_channels_come_before_defaults():
     ]
 
 
+def test_conda_forge_is_the_default_channel_besides_channel_prefixes():
+    from bakery.spec import EnvSpec, Requirement
+
+    spec = EnvSpec(python="3.11", conda=(Requirement("torch", "", "pytorch"),))
+    assert conda_channels(spec) == ["conda-forge", "pytorch"]
+
+
 @pytest.mark.parametrize(
     ("python", "expected"),
     [

@@ -61,10 +61,8 @@ def resolve_conda(
 def conda_channels(spec: EnvSpec, defaults: Sequence[str] | None = None) -> list[str]:
     """Channels in priority order: the spec's, the configured defaults, then `channel::` ones."""
     named = [r.channel for r in spec.conda if r.channel]
-    ordered = [*spec.channels, *(defaults or ()), *named]
-    if not ordered:
-        ordered = list(DEFAULT_CHANNELS)
-    return list(dict.fromkeys(c.rstrip("/") for c in ordered))
+    base = [*spec.channels, *(defaults or ())] or list(DEFAULT_CHANNELS)
+    return list(dict.fromkeys(c.rstrip("/") for c in [*base, *named]))
 
 
 def python_match_spec(python: str) -> str:
