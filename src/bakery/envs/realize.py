@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,12 +19,13 @@ def realize(
     cache: EnvCache | None = None,
     *,
     indexes: IndexConfig | None = None,
-    local_files: Mapping[str, Path] | None = None,
+    package_dir: Path | None = None,
     on_build: Callable[[LockedEnv], None] | None = None,
 ) -> CachedEnv:
     """The cached environment for `env`, built (once, atomically) if missing.
 
-    `local_files` (sha256 -> file) installs from a snapshot without touching any index.
+    `package_dir` (a restored snapshot: each artifact under its filename) installs without
+    touching any index or channel.
     """
     cache = cache or EnvCache()
     conda = env.by_kind("conda")
@@ -38,11 +39,11 @@ def realize(
             if conda:
                 from .conda_install import install_conda
 
-                install_conda(env, tmp, local_files=local_files)
+                install_conda(env, tmp, package_dir=package_dir)
                 python = tmp / "bin" / "python"
             else:
                 python = create_venv(tmp, interpreter.path)
-            install_pypi(env, python, indexes=indexes, local_files=local_files)
+            install_pypi(env, python, indexes=indexes, package_dir=package_dir)
         except EnvironmentBuildError as e:
             raise EnvironmentBuildError(
                 f"environment {env.short_id} could not be created: {e}"

@@ -76,6 +76,10 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         cached = self._envs.get(step_name)
         return str(cached.python) if cached else None
 
+    def env_id(self, step_name):
+        locked = self._locked.get(step_name)
+        return locked.env_id if locked else None
+
     def executable(self, step_name, default=None):
         cached = self._envs.get(step_name)
         if cached is not None:
