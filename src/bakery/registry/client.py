@@ -216,13 +216,15 @@ class RegistryClient:
         )
         try:
             hasher = hashlib.new(algorithm)
-            with response, open(partial, "wb") as file:
+            with open(partial, "wb") as file:
                 for piece in response.iter_bytes(_READ_SIZE):
                     hasher.update(piece)
                     file.write(piece)
+            response.close()
             _check_digest(digest, f"{algorithm}:{hasher.hexdigest()}", self.registry, repository)
             os.replace(partial, dest)
         finally:
+            response.close()
             partial.unlink(missing_ok=True)
         return dest
 
