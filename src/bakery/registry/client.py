@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from bakery.errors import RegistryError
+import httpx
+
+from bakery.errors import RegistryError, RegistryUnreachableError
 from bakery.registry.auth import Credentials, find_credentials
 from bakery.registry.reference import (
     normalize_registry,
@@ -222,6 +224,28 @@ class RegistryClient:
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            for attempt in range(self._transport.retries + 1):
+                try:
+                    actual = self._download(repository, digest, algorithm, partial)
+                    break
+                except httpx.TransportError as error:
+                    # The connection dropped mid-body: start the download over, a bounded number of times.
+                    if attempt == self._transport.retries:
+                        raise RegistryUnreachableError(
+                            f"lost the connection to registry {self.registry} while downloading blob "
+                            f"{digest} from {repository} ({type(error).__name__}), "
+                            f"{attempt + 1} times; check the network and retry"
+                        ) from None
+                    logger.debug("download of %s interrupted (%s); retrying", digest, error)
+            _check_digest(digest, actual, self.registry, repository)
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
+        return dest
+
+    def _download(self, repository: str, digest: str, algorithm: str, partial: Path) -> str:
+        """Stream one blob into `partial`; return the digest of what arrived."""
         response = self._transport.request(
             "GET",
             _blob_path(repository, digest),
@@ -229,19 +253,15 @@ class RegistryClient:
             scope=repository_scope(repository, "pull"),
             stream=True,
         )
+        hasher = hashlib.new(algorithm)
         try:
-            hasher = hashlib.new(algorithm)
             with open(partial, "wb") as file:
                 for piece in response.iter_bytes(READ_SIZE):
                     hasher.update(piece)
                     file.write(piece)
-            response.close()
-            _check_digest(digest, f"{algorithm}:{hasher.hexdigest()}", self.registry, repository)
-            os.replace(partial, dest)
         finally:
             response.close()
-            partial.unlink(missing_ok=True)
-        return dest
+        return f"{algorithm}:{hasher.hexdigest()}"
 
     def get_blob_bytes(self, repository: str, digest: str) -> bytes:
         """Return a small blob (an image config) in memory, verified against `digest`."""
