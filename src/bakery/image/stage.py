@@ -76,7 +76,7 @@ class StageResult:
 
 def find_python(minor: str) -> Path | None:
     """A host interpreter of Python `minor` (`3.11`): this one, PATH, then pyenv's versions."""
-    if "%d.%d" % sys.version_info[:2] == minor:
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == minor:
         return Path(sys.executable)
     found = shutil.which(f"python{minor}")
     if found:
@@ -133,7 +133,7 @@ def _install(
         target = Path(tmp) / "target"
         _uv_install(missing, env, target, Path(tmp) / "requirements.txt", uv)
         trees = _split_by_record(target, missing, Path(tmp))
-        for package, tree in trees.items():
+        for tree in trees.values():
             _rewrite_shebangs(tree / "bin", env.python)
         if python:
             _compile(python, trees.values(), site_packages_dir(env.python))
