@@ -125,9 +125,9 @@ def _entries(trees: Sequence[Tree]) -> dict[str, tuple[Path | None, os.stat_resu
     entries: dict[str, tuple[Path | None, os.stat_result | None]] = {}
     for tree in trees:
         prefix = PurePosixPath(tree.prefix)
-        for parent in reversed(prefix.parents[:-1]):
-            entries.setdefault(str(parent), (None, None))
-        entries.setdefault(str(prefix), (None, None))
+        if str(prefix) != ".":  # "." places the tree at the root
+            for parent in [*reversed(prefix.parents[:-1]), prefix]:
+                entries.setdefault(str(parent), (None, None))
         for dirpath, dirnames, filenames in os.walk(tree.source):
             rel = Path(dirpath).relative_to(tree.source)
             for name in dirnames + filenames:
