@@ -19,7 +19,7 @@ from types import TracebackType
 
 import httpx
 
-from bakery.errors import RegistryError
+from bakery.errors import RegistryError, RegistryUnreachableError
 from bakery.registry.auth import Credentials, find_credentials
 from bakery.registry.reference import (
     normalize_registry,
@@ -28,6 +28,15 @@ from bakery.registry.reference import (
     validate_tag,
 )
 from bakery.registry.transport import RegistryTransport
+from bakery.registry.upload import (
+    READ_SIZE,
+    cancel_upload,
+    read_source,
+    repository_scope,
+    start_upload,
+    upload_chunked,
+    upload_monolithic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +56,6 @@ INSECURE_REGISTRIES_ENV = "BAKERY_INSECURE_REGISTRIES"
 CHUNKED_UPLOAD_THRESHOLD = 512 * 1024 * 1024
 """Blobs larger than this are uploaded in chunks, so a failure retries one chunk, not the whole blob."""
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
-_READ_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -145,17 +153,17 @@ class RegistryClient:
             "HEAD",
             _blob_path(repository, digest),
             what=f"blob {digest} in {repository}",
-            scope=_scope(repository, "pull"),
+            scope=repository_scope(repository, "pull"),
             ok=(200, 404),
         )
         return response.status_code == 200
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Mount blob `digest` from `from_repository` into `repository`; False if the registry declined."""
-        mounted, location = self._start_upload(repository, mount=(digest, from_repository))
-        if not mounted and location is not None:
-            self._cancel_upload(location, repository)
-        return mounted
+        location = start_upload(self._transport, repository, mount=(digest, from_repository))
+        if location is not None:
+            cancel_upload(self._transport, repository, location)
+        return location is None
 
     def push_blob(
         self,
@@ -181,23 +189,32 @@ class RegistryClient:
             size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
         location = None
         if mount_from is not None:
-            mounted, location = self._start_upload(repository, mount=(digest, mount_from))
-            if mounted:
+            location = start_upload(self._transport, repository, mount=(digest, mount_from))
+            if location is None:
                 return True
         if location is None:
-            _, location = self._start_upload(repository)
-        assert location is not None
+            location = start_upload(self._transport, repository)
+            assert location is not None
         if chunk_size is None and size > CHUNKED_UPLOAD_THRESHOLD:
             chunk_size = DEFAULT_CHUNK_SIZE
+
+        def on_piece(length: int) -> None:
+            self.bytes_uploaded += length
+            if progress is not None:
+                progress(length)
+
+        def read(offset: int, length: int) -> Iterator[bytes]:
+            return read_source(source, offset, length, on_piece)
+
         try:
             if chunk_size:
-                self._upload_chunked(
-                    repository, digest, source, size, location, chunk_size, progress
+                upload_chunked(
+                    self._transport, repository, digest, location, read, size, chunk_size
                 )
             else:
-                self._upload_monolithic(repository, digest, source, size, location, progress)
+                upload_monolithic(self._transport, repository, digest, location, read, size)
         except BaseException:
-            self._cancel_upload(location, repository)
+            cancel_upload(self._transport, repository, location)
             raise
         return True
 
@@ -207,24 +224,44 @@ class RegistryClient:
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        response = self._transport.request(
-            "GET",
-            _blob_path(repository, digest),
-            what=f"blob {digest} in {repository}",
-            scope=_scope(repository, "pull"),
-            stream=True,
-        )
         try:
-            hasher = hashlib.new(algorithm)
-            with response, open(partial, "wb") as file:
-                for piece in response.iter_bytes(_READ_SIZE):
-                    hasher.update(piece)
-                    file.write(piece)
-            _check_digest(digest, f"{algorithm}:{hasher.hexdigest()}", self.registry, repository)
+            for attempt in range(self._transport.retries + 1):
+                try:
+                    actual = self._download(repository, digest, algorithm, partial)
+                    break
+                except httpx.TransportError as error:
+                    # The connection dropped mid-body: start the download over, a bounded number of times.
+                    if attempt == self._transport.retries:
+                        raise RegistryUnreachableError(
+                            f"lost the connection to registry {self.registry} while downloading blob "
+                            f"{digest} from {repository} ({type(error).__name__}), "
+                            f"{attempt + 1} times; check the network and retry"
+                        ) from None
+                    logger.debug("download of %s interrupted (%s); retrying", digest, error)
+            _check_digest(digest, actual, self.registry, repository)
             os.replace(partial, dest)
         finally:
             partial.unlink(missing_ok=True)
         return dest
+
+    def _download(self, repository: str, digest: str, algorithm: str, partial: Path) -> str:
+        """Stream one blob into `partial`; return the digest of what arrived."""
+        response = self._transport.request(
+            "GET",
+            _blob_path(repository, digest),
+            what=f"blob {digest} in {repository}",
+            scope=repository_scope(repository, "pull"),
+            stream=True,
+        )
+        hasher = hashlib.new(algorithm)
+        try:
+            with open(partial, "wb") as file:
+                for piece in response.iter_bytes(READ_SIZE):
+                    hasher.update(piece)
+                    file.write(piece)
+        finally:
+            response.close()
+        return f"{algorithm}:{hasher.hexdigest()}"
 
     def get_blob_bytes(self, repository: str, digest: str) -> bytes:
         """Return a small blob (an image config) in memory, verified against `digest`."""
@@ -233,7 +270,7 @@ class RegistryClient:
             "GET",
             _blob_path(repository, digest),
             what=f"blob {digest} in {repository}",
-            scope=_scope(repository, "pull"),
+            scope=repository_scope(repository, "pull"),
         )
         actual = f"{algorithm}:{hashlib.new(algorithm, response.content).hexdigest()}"
         _check_digest(digest, actual, self.registry, repository)
@@ -247,7 +284,7 @@ class RegistryClient:
             "HEAD",
             _manifest_path(repository, reference),
             what=_manifest_name(repository, reference),
-            scope=_scope(repository, "pull"),
+            scope=repository_scope(repository, "pull"),
             ok=(200, 404),
             headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)},
         )
@@ -265,7 +302,7 @@ class RegistryClient:
             "GET",
             _manifest_path(repository, reference),
             what=_manifest_name(repository, reference),
-            scope=_scope(repository, "pull"),
+            scope=repository_scope(repository, "pull"),
             headers={"Accept": ", ".join(accept)},
         )
         body = response.content
@@ -289,7 +326,7 @@ class RegistryClient:
             "PUT",
             _manifest_path(repository, reference),
             what=_manifest_name(repository, reference),
-            scope=_scope(repository, "pull,push"),
+            scope=repository_scope(repository, "pull,push"),
             ok=(200, 201, 204),
             headers={"Content-Type": media_type},
             content=body,
@@ -304,139 +341,6 @@ class RegistryClient:
             )
         return digest
 
-    # -- upload steps --------------------------------------------------------------------------------
-
-    def _start_upload(
-        self, repository: str, *, mount: tuple[str, str] | None = None
-    ) -> tuple[bool, httpx.URL | None]:
-        """POST an upload; returns (mounted, upload URL). A mount the registry declines opens an upload."""
-        url = self._transport.url(f"/v2/{validate_repository(repository)}/blobs/uploads/")
-        scope = _scope(repository, "pull,push")
-        if mount is not None:
-            digest, source = mount
-            url = url.copy_merge_params({"mount": validate_digest(digest), "from": source})
-            scope += " " + _scope(validate_repository(source), "pull")
-        response = self._transport.request(
-            "POST",
-            url,
-            what=f"a blob upload to {repository}",
-            scope=scope,
-            ok=(201, 202),
-            headers={"Content-Length": "0"},
-        )
-        if response.status_code == 201:
-            return True, None
-        return False, _location(response)
-
-    def _upload_monolithic(
-        self,
-        repository: str,
-        digest: str,
-        source: Path | bytes,
-        size: int,
-        location: httpx.URL,
-        progress: Callable[[int], None] | None,
-    ) -> None:
-        self._transport.request(
-            "PUT",
-            location.copy_merge_params({"digest": digest}),
-            what=f"blob {digest} in {repository}",
-            scope=_scope(repository, "pull,push"),
-            ok=(201, 204),
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            content=lambda: self._read(source, 0, size, progress),
-        )
-
-    def _upload_chunked(
-        self,
-        repository: str,
-        digest: str,
-        source: Path | bytes,
-        size: int,
-        location: httpx.URL,
-        chunk_size: int,
-        progress: Callable[[int], None] | None,
-    ) -> None:
-        scope = _scope(repository, "pull,push")
-        for offset in range(0, size, chunk_size):
-            length = min(chunk_size, size - offset)
-            response = self._transport.request(
-                "PATCH",
-                location,
-                what=f"chunk {offset}-{offset + length - 1} of blob {digest} in {repository}",
-                scope=scope,
-                ok=(202,),
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(length),
-                    "Content-Range": f"{offset}-{offset + length - 1}",
-                },
-                content=lambda offset=offset, length=length: self._read(
-                    source, offset, length, progress
-                ),
-            )
-            location = _location(response)
-        self._transport.request(
-            "PUT",
-            location.copy_merge_params({"digest": digest}),
-            what=f"blob {digest} in {repository}",
-            scope=scope,
-            ok=(201, 204),
-            headers={"Content-Length": "0"},
-        )
-
-    def _read(
-        self,
-        source: Path | bytes,
-        offset: int,
-        length: int,
-        progress: Callable[[int], None] | None,
-    ) -> Iterator[bytes]:
-        """Yield `length` bytes of `source` from `offset`, counting them in `bytes_uploaded`."""
-        if isinstance(source, bytes):
-            view = memoryview(source)
-            pieces: Iterator[bytes] = (
-                bytes(view[start : min(start + _READ_SIZE, offset + length)])
-                for start in range(offset, offset + length, _READ_SIZE)
-            )
-        else:
-            pieces = _file_pieces(Path(source), offset, length)
-        for piece in pieces:
-            self.bytes_uploaded += len(piece)
-            if progress is not None:
-                progress(len(piece))
-            yield piece
-
-    def _cancel_upload(self, location: httpx.URL, repository: str) -> None:
-        try:
-            self._transport.request(
-                "DELETE",
-                location,
-                what=f"an abandoned upload to {repository}",
-                scope=_scope(repository, "pull,push"),
-                ok=(200, 202, 204, 404),
-            )
-        except RegistryError as error:
-            logger.debug("could not cancel upload %s: %s", location, error)
-
-
-def _file_pieces(path: Path, offset: int, length: int) -> Iterator[bytes]:
-    with open(path, "rb") as file:
-        file.seek(offset)
-        remaining = length
-        while remaining:
-            piece = file.read(min(_READ_SIZE, remaining))
-            if not piece:
-                raise RegistryError(
-                    f"{path} is shorter than expected while uploading it; was it modified?"
-                )
-            remaining -= len(piece)
-            yield piece
-
-
-def _scope(repository: str, actions: str) -> str:
-    return f"repository:{repository}:{actions}"
-
 
 def _blob_path(repository: str, digest: str) -> str:
     return f"/v2/{validate_repository(repository)}/blobs/{validate_digest(digest)}"
@@ -450,16 +354,6 @@ def _manifest_path(repository: str, reference: str) -> str:
 def _manifest_name(repository: str, reference: str) -> str:
     separator = "@" if ":" in reference else ":"
     return f"manifest {repository}{separator}{reference}"
-
-
-def _location(response: httpx.Response) -> httpx.URL:
-    """The upload URL in `Location`, resolved against the request URL when relative."""
-    location = response.headers.get("location")
-    if not location:
-        raise RegistryError(
-            f"registry {response.url.netloc.decode()} started an upload without a Location header"
-        )
-    return response.url.join(location)
 
 
 def _check_digest(expected: str, actual: str, registry: str, repository: str) -> None:
