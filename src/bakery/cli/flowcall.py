@@ -1,0 +1,45 @@
+"""Running a verb's flow-side half: `python flow.py --environment=conda bakery VERB`.
+
+The core never imports Metaflow; reading a flow's decorators happens in the flow's own process,
+through the Metaflow extension, which answers with one line of JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import BakeryError
+
+
+def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> dict:
+    """Run the flow-side command and return its JSON answer, or raise with Metaflow's message."""
+    flow = Path(flow_file)
+    if not flow.is_file():
+        raise BakeryError(f"flow file '{flow_file}' does not exist")
+    cmd = [
+        sys.executable,
+        flow.name,
+        "--quiet",
+        "--no-pylint",
+        f"--environment={environment}",
+        "bakery",
+        *verb,
+    ]
+    env = dict(os.environ)
+    if env.get("USER", "root") == "root" and not env.get("METAFLOW_USER"):
+        env["METAFLOW_USER"] = "bakery"  # Metaflow refuses root; this run writes no metadata
+    proc = subprocess.run(cmd, cwd=flow.parent.resolve(), capture_output=True, text=True, env=env)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                break
+    message = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    raise BakeryError(
+        f"reading {flow.name} failed:\n  " + "\n  ".join(message[-15:] or ["(no output)"])
+    )

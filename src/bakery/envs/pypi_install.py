@@ -1,0 +1,87 @@
+"""Creating a venv and installing a lock's PyPI packages into it with uv.
+
+Online, uv fetches each `name==version` from the configured indexes and must find the exact
+file whose sha256 the lock records. Offline (from a snapshot), it installs the local files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import EnvironmentBuildError
+from ..lock.model import LockedEnv
+from ..resolve.indexes import IndexConfig, redact
+from ..uvbin import uv_binary
+
+
+def _run_uv(args: list[str], what: str) -> None:
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run([uv_binary(), *args], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        detail = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
+        raise EnvironmentBuildError(f"{what} failed: {redact(detail)}")
+
+
+def create_venv(dest: Path, python: str | Path) -> Path:
+    """A relocatable venv at `dest` on interpreter `python`; returns its interpreter path."""
+    _run_uv(
+        ["venv", "--quiet", "--relocatable", "--no-project", "--python", str(python), str(dest)],
+        f"creating a virtualenv with {python}",
+    )
+    return dest / "bin" / "python"
+
+
+def install_pypi(
+    env: LockedEnv,
+    python: Path,
+    *,
+    indexes: IndexConfig | None = None,
+    local_files: Mapping[str, Path] | None = None,
+) -> None:
+    """Install `env`'s PyPI packages into the environment of `python`, hashes enforced.
+
+    `local_files` maps sha256 -> path of an already downloaded artifact (a snapshot); when given,
+    nothing is fetched from any index.
+    """
+    packages = env.by_kind("pypi")
+    if not packages:
+        return
+    lines = []
+    for package in packages:
+        if local_files is not None:
+            path = local_files.get(package.sha256)
+            if path is None:
+                raise EnvironmentBuildError(
+                    f"{package.filename} is missing from the package snapshot"
+                )
+            lines.append(f"{path} --hash=sha256:{package.sha256}")
+        else:
+            lines.append(f"{package.name}=={package.version} --hash=sha256:{package.sha256}")
+    source = (
+        ["--no-index", "--offline"]
+        if local_files is not None
+        else (indexes or IndexConfig.from_environment()).uv_args()
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="bakery-req-") as req:
+        req.write("\n".join(lines) + "\n")
+        req.flush()
+        _run_uv(
+            [
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(python),
+                "--no-deps",
+                "--require-hashes",
+                "-r",
+                req.name,
+                *source,
+            ],
+            f"installing {len(packages)} PyPI packages",
+        )

@@ -1,0 +1,90 @@
+"""Turning locked environments into finished environments in the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..errors import BakeryError, EnvironmentBuildError
+from ..lock.model import LockedEnv
+from ..resolve.indexes import IndexConfig
+from ..resolve.python import find_interpreter
+from .cache import CachedEnv, EnvCache, cache_key
+from .pypi_install import create_venv, install_pypi
+
+
+def realize(
+    env: LockedEnv,
+    cache: EnvCache | None = None,
+    *,
+    indexes: IndexConfig | None = None,
+    local_files: Mapping[str, Path] | None = None,
+    on_build: Callable[[LockedEnv], None] | None = None,
+) -> CachedEnv:
+    """The cached environment for `env`, built (once, atomically) if missing.
+
+    `local_files` (sha256 -> file) installs from a snapshot without touching any index.
+    """
+    cache = cache or EnvCache()
+    conda = env.by_kind("conda")
+    interpreter = None if conda else find_interpreter(_python_request(env))
+    key = key_for(env)
+
+    def build(tmp: Path) -> None:
+        if on_build:
+            on_build(env)
+        try:
+            if conda:
+                from .conda_install import install_conda
+
+                install_conda(env, tmp, local_files=local_files)
+                python = tmp / "bin" / "python"
+            else:
+                python = create_venv(tmp, interpreter.path)
+            install_pypi(env, python, indexes=indexes, local_files=local_files)
+        except EnvironmentBuildError as e:
+            raise EnvironmentBuildError(
+                f"environment {env.short_id} could not be created: {e}"
+            ) from None
+
+    return cache.ensure(key, env, build)
+
+
+def key_for(env: LockedEnv) -> str:
+    """The cache key of `env` on this machine (a venv is tied to its base interpreter)."""
+    if env.by_kind("conda"):
+        return cache_key(env, None)
+    return cache_key(env, str(find_interpreter(_python_request(env)).path.resolve()))
+
+
+def _python_request(env: LockedEnv) -> str:
+    """The interpreter to build on: the spec's exact version if it named one, else the minor."""
+    requested = env.spec.python
+    if requested.count(".") == 2 and requested.replace(".", "").isdigit():
+        return requested
+    return env.python
+
+
+def realize_all(
+    envs: Iterable[tuple[str, LockedEnv]],
+    cache: EnvCache | None = None,
+    *,
+    indexes: IndexConfig | None = None,
+    on_build: Callable[[LockedEnv], None] | None = None,
+) -> dict[str, CachedEnv]:
+    """Realize each distinct environment once, in parallel; returns env_id -> CachedEnv."""
+    cache = cache or EnvCache()
+    unique: dict[str, tuple[str, LockedEnv]] = {}
+    for step, env in envs:
+        unique.setdefault(env.env_id, (step, env))
+
+    def one(item: tuple[str, LockedEnv]) -> tuple[str, CachedEnv]:
+        step, env = item
+        try:
+            return env.env_id, realize(env, cache, indexes=indexes, on_build=on_build)
+        except BakeryError as e:
+            raise e.with_step(step) from None
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(pool.map(one, unique.values()))

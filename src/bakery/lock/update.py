@@ -1,0 +1,121 @@
+"""Bringing a lockfile up to date with a flow's step specs (or refusing to, when frozen)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BakeryError, FrozenLockError
+from ..spec import EnvSpec
+from .io import read_lock, write_lock
+from .model import LockedEnv, Lockfile
+
+Resolver = Callable[[EnvSpec], LockedEnv]
+
+
+@dataclass
+class LockUpdate:
+    """The lock after an update, and what the update did."""
+
+    lock: Lockfile
+    resolved_steps: list[str] = field(default_factory=list)  # steps that needed a new resolve
+    written: bool = False
+
+    def env(self, step: str, spec: EnvSpec) -> LockedEnv:
+        found = self.lock.env_for(step, spec)
+        assert found is not None, f"step {step} missing from the lock"
+        return found
+
+
+def update_lock(
+    lock_path: Path,
+    flow_name: str,
+    step_specs: Mapping[str, EnvSpec],
+    resolver: Resolver,
+    *,
+    frozen: bool = False,
+    force: bool = False,
+) -> LockUpdate:
+    """Resolve only the steps whose spec changed; write the lock if anything changed.
+
+    `frozen` refuses to change the lock and names the steps that would change. `force`
+    re-resolves every step (e.g. `bakery lock --upgrade`).
+    """
+    lock = read_lock(lock_path) or Lockfile(flow=flow_name)
+    lock.flow = flow_name
+    stale = {
+        step: spec for step, spec in step_specs.items() if force or lock.env_for(step, spec) is None
+    }
+    if stale and frozen:
+        raise FrozenLockError(_frozen_message(lock_path, lock, stale))
+
+    # steps with equal specs share one resolution; specs another step already locked are reused
+    to_resolve: dict[str, EnvSpec] = {}
+    for spec in stale.values():
+        if force or lock.find_by_spec(spec) is None:
+            to_resolve.setdefault(spec.spec_hash, spec)
+    resolved = _resolve_all(to_resolve, stale, resolver)
+    for step, spec in stale.items():
+        env = resolved.get(spec.spec_hash) or lock.find_by_spec(spec)
+        lock.set_step(step, env)
+
+    platforms = {str(spec.platform) for spec in step_specs.values()}
+    for step in list(lock.steps):
+        if step not in step_specs:  # the step is gone, or no longer has an environment
+            for platform in platforms:
+                lock.steps[step].pop(platform, None)
+            if not lock.steps[step]:
+                del lock.steps[step]
+    lock.prune()
+    written = write_lock(lock, lock_path)
+    return LockUpdate(lock, sorted(stale), written)
+
+
+def _resolve_all(
+    to_resolve: dict[str, EnvSpec], stale: Mapping[str, EnvSpec], resolver: Resolver
+) -> dict[str, LockedEnv]:
+    steps_of = {h: [s for s, spec in stale.items() if spec.spec_hash == h] for h in to_resolve}
+
+    def resolve(item: tuple[str, EnvSpec]) -> tuple[str, LockedEnv]:
+        spec_hash, spec = item
+        try:
+            return spec_hash, resolver(spec)
+        except BakeryError as e:
+            raise e.with_step(", ".join(steps_of[spec_hash])) from None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(resolve, to_resolve.items()))
+
+
+def _frozen_message(lock_path: Path, lock: Lockfile, stale: Mapping[str, EnvSpec]) -> str:
+    parts = []
+    for step, spec in sorted(stale.items()):
+        env_id = lock.steps.get(step, {}).get(str(spec.platform))
+        old = lock.environments.get(env_id) if env_id else None
+        parts.append(f"step '{step}' {_describe_change(old.spec if old else None, spec)}")
+    return (
+        f"the lockfile {lock_path.name} is frozen but does not match the flow: "
+        + "; ".join(parts)
+        + ". Run `bakery lock` (or run without the frozen setting) to update it, then commit it"
+    )
+
+
+def _describe_change(old: EnvSpec | None, new: EnvSpec) -> str:
+    if old is None:
+        return "is not in the lockfile"
+    changes = []
+    if old.python != new.python:
+        changes.append(f"python {old.python} -> {new.python}")
+    for kind in ("pypi", "conda"):
+        before = {r.name: r.specifier for r in getattr(old, kind)}
+        after = {r.name: r.specifier for r in getattr(new, kind)}
+        for name in sorted(before.keys() | after.keys()):
+            if before.get(name) != after.get(name):
+                changes.append(
+                    f"{name} {before.get(name, 'absent') or 'any'} -> {after.get(name, 'absent') or 'any'}"
+                )
+    if old.channels != new.channels:
+        changes.append("channels changed")
+    return "changed: " + (", ".join(changes) or "settings changed")

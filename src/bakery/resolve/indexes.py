@@ -1,0 +1,80 @@
+"""Package index settings for PyPI resolution: the same knobs pip (and core Metaflow) use.
+
+Read from `PIP_INDEX_URL` / `PIP_EXTRA_INDEX_URL` and pip's config files, as Metaflow's own
+`@pypi` does. Credentials embedded in index URLs are passed to uv but never written to the
+lockfile or shown in messages: use `redact()` on anything that may be printed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact(text: str) -> str:
+    """Replace `user:password@` in every URL of `text` with `REDACTED@`."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1REDACTED@", text)
+
+
+def strip_credentials(url: str) -> str:
+    """The URL without its userinfo, for recording in lockfiles."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _pip_config_files() -> list[Path]:
+    home = Path.home()
+    files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf")]
+    files += [home / ".pip/pip.conf", home / ".config/pip/pip.conf"]
+    if os.environ.get("PIP_CONFIG_FILE"):
+        files.append(Path(os.environ["PIP_CONFIG_FILE"]))
+    return files
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip("'\"") for v in re.split(r"\s+", value.strip()) if v]
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where uv looks for packages. Empty means uv's default (PyPI or UV_* settings)."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environment(cls) -> IndexConfig:
+        """pip's settings: config files (later ones win), then PIP_* environment variables."""
+        index_url, extras = None, []
+        parser = configparser.RawConfigParser()
+        parser.read([str(f) for f in _pip_config_files() if f.is_file()])
+        for section in ("global", "install"):
+            if parser.has_option(section, "index-url"):
+                index_url = _split(parser.get(section, "index-url"))[0]
+            if parser.has_option(section, "extra-index-url"):
+                extras += _split(parser.get(section, "extra-index-url"))
+        index_url = os.environ.get("PIP_INDEX_URL") or index_url
+        extras += _split(os.environ.get("PIP_EXTRA_INDEX_URL", ""))
+        return cls(index_url, tuple(dict.fromkeys(extras)))
+
+    def uv_args(self) -> list[str]:
+        args = ["--index-url", self.index_url] if self.index_url else []
+        for url in self.extra_index_urls:
+            args += ["--extra-index-url", url]
+        if self.extra_index_urls:
+            # pip treats all indexes alike and takes the best match; uv's default would stop
+            # at the first index that knows a name, which is not what a pip config means
+            args += ["--index-strategy", "unsafe-best-match"]
+        return args
+
+    def describe(self) -> str:
+        urls = ([self.index_url] if self.index_url else ["PyPI (default)"]) + list(
+            self.extra_index_urls
+        )
+        return ", ".join(redact(u) for u in urls)

@@ -1,0 +1,143 @@
+"""Finding a Python interpreter on this machine that satisfies a step's `python=`.
+
+Candidates, in order: the interpreter running Bakery, interpreters listed in `BAKERY_PYTHONS`
+(paths to interpreters or to folders holding `bin/python3*`), the ones uv discovers (PATH and
+uv-managed Pythons), and pyenv's versions. No download happens here: when nothing matches, the
+error says which versions exist and how to provide the missing one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from ..errors import PythonNotFoundError
+from ..uvbin import uv_binary
+
+_PROBE = "import sys, platform; print(sys.version.split()[0], platform.python_implementation())"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A CPython interpreter found on this machine."""
+
+    path: Path
+    version: str  # full, e.g. "3.11.7"
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def version_matches(request: str, version: str) -> bool:
+    """`3.11` matches any 3.11.x, `3.11.7` only 3.11.7, and specifiers (`>=3.10`) as PEP 440."""
+    if re.fullmatch(r"\d+\.\d+", request):
+        return version.split(".")[:2] == request.split(".")
+    if re.fullmatch(r"\d+\.\d+\.\d+", request):
+        return version == request
+    return Version(version) in SpecifierSet(request)
+
+
+def _probe(path: Path) -> Interpreter | None:
+    try:
+        out = subprocess.run(
+            [str(path), "-I", "-c", _PROBE], capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    version, implementation = out.stdout.split()
+    return Interpreter(path, version) if implementation == "CPython" else None
+
+
+def _configured_paths() -> list[Path]:
+    paths = []
+    for item in filter(None, os.environ.get("BAKERY_PYTHONS", "").split(os.pathsep)):
+        item_path = Path(item).expanduser()
+        if item_path.is_dir():
+            paths.extend(
+                sorted(item_path.glob("bin/python3.*")) + sorted(item_path.glob("*/bin/python3"))
+            )
+        else:
+            paths.append(item_path)
+    return paths
+
+
+def _uv_paths() -> list[tuple[Path, str]]:
+    try:
+        out = subprocess.run(
+            [uv_binary(), "python", "list", "--only-installed", "--output-format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        )
+        entries = json.loads(out.stdout or "[]")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return []
+    return [
+        (Path(e["path"]), e["version"])
+        for e in entries
+        if e.get("path") and e.get("implementation", "cpython").lower() == "cpython"
+    ]
+
+
+def _pyenv_paths() -> list[Path]:
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    return sorted(root.glob("versions/*/bin/python3"))
+
+
+def _running_interpreter() -> Interpreter:
+    # inside a venv, the base interpreter: a new venv must not chain onto another venv
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    return Interpreter(Path(base), "%d.%d.%d" % sys.version_info[:3])
+
+
+def _candidates() -> Iterator[Interpreter]:
+    """Interpreters in preference order, found lazily: probing costs a subprocess each."""
+    yield _running_interpreter()
+    for path in _configured_paths():
+        found = _probe(path)
+        if found:
+            yield found
+    for path, version in _uv_paths():
+        if "/shims/" not in str(path):  # pyenv shims are slow wrappers around versions/
+            yield Interpreter(path, version)
+    for path in _pyenv_paths():
+        found = _probe(path)
+        if found:
+            yield found
+
+
+_found: dict[str, Interpreter] = {}
+
+
+def find_interpreter(request: str) -> Interpreter:
+    """The first interpreter satisfying `request`, or PythonNotFoundError saying what to do."""
+    if request in _found:
+        return _found[request]
+    seen: dict[Path, Interpreter] = {}
+    for interpreter in _candidates():
+        if interpreter.path.resolve() in seen:
+            continue
+        seen[interpreter.path.resolve()] = interpreter
+        if version_matches(request, interpreter.version):
+            _found[request] = interpreter
+            return interpreter
+    available = ", ".join(sorted({i.version for i in seen.values()})) or "none"
+    raise PythonNotFoundError(
+        f"no Python {request} found on this machine (found: {available}). "
+        f"Install it (e.g. `uv python install {request}` or `pyenv install {request}`), "
+        "or point BAKERY_PYTHONS at its interpreter; to accept any patch release, "
+        f"ask for python='{'.'.join(request.split('.')[:2])}'"
+    )

@@ -1,0 +1,36 @@
+"""Locating the uv binary that ships with the `uv` Python package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+_lock = threading.Lock()
+_found: str | None = None
+
+
+def uv_binary() -> str:
+    """Path of uv: `BAKERY_UV` if set, else the one from the `uv` package, else PATH."""
+    global _found
+    if _found is None:
+        # resolvers run in threads; uv's finder reads sysconfig, which is not thread-safe on first use
+        with _lock:
+            if _found is None:
+                _found = _locate()
+    return _found
+
+
+def _locate() -> str:
+    configured = os.environ.get("BAKERY_UV")
+    if configured:
+        return configured
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found:
+            return found
+    raise FileNotFoundError("uv is not installed: `pip install uv` (Bakery depends on it)")

@@ -1,0 +1,19 @@
+"""Bakery settings, read through Metaflow's config: `METAFLOW_<NAME>` env vars or a profile.
+
+Only what core Metaflow has no knob for gets a BAKERY_ name.
+"""
+
+from metaflow.metaflow_config_funcs import from_conf
+
+# conda channels searched by @conda, comma-separated (core Metaflow's micromamba reads
+# CONDA_CHANNELS from the environment; this is the same knob in Metaflow's config)
+CONDA_CHANNELS = from_conf("CONDA_CHANNELS")
+
+# where environments, locks of the cache and built layers live (default ~/.cache/bakery)
+BAKERY_CACHE_DIR = from_conf("BAKERY_CACHE_DIR")
+
+# "1": a run must use the lockfile as it is and fail if a step's spec changed
+BAKERY_FROZEN = from_conf("BAKERY_FROZEN", False)
+
+# snapshot packages to the datastore: "auto" (non-local datastores), "always" or "never"
+BAKERY_SNAPSHOT = from_conf("BAKERY_SNAPSHOT", "auto")

@@ -1,0 +1,196 @@
+"""`--environment=conda` and `--environment=pypi`, backed by Bakery (uv and py-rattler).
+
+A thin adapter: it reads the steps' decorators into specs, lets the core lock, build and cache
+the environments, and tells Metaflow which interpreter runs each step. Nothing here imports the
+core at module level: this module is also imported inside task environments, which hold only
+the user's packages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+
+from metaflow.exception import MetaflowException
+from metaflow.metaflow_environment import MetaflowEnvironment
+
+from .step_specs import build_spec, is_disabled
+
+
+class BakeryEnvironmentException(MetaflowException):
+    headline = "Bakery could not prepare the environment"
+
+
+def _config(name: str, default=None):
+    from metaflow import metaflow_config
+
+    return getattr(metaflow_config, name, default)
+
+
+class BakeryCondaEnvironment(MetaflowEnvironment):
+    """Each step runs in its own locked, cached environment (PyPI via uv, conda via rattler)."""
+
+    TYPE = "conda"
+    _force_rebuild = False
+
+    def __init__(self, flow):
+        super().__init__(flow)
+        self.flow = flow
+        self.local_root = None
+        self.datastore_type = "local"
+        self._echo = None
+        self._specs = None
+        self._envs = {}  # step name -> CachedEnv
+        self._locked = {}  # step name -> LockedEnv
+        self._lock_path = None
+        self._print_lock = threading.Lock()
+
+    # ---- Metaflow hooks -------------------------------------------------------------------
+
+    def set_local_root(self, local_root):
+        self.local_root = local_root
+
+    def decospecs(self):
+        return ("conda",) + super().decospecs()
+
+    def validate_environment(self, logger, datastore_type):
+        self.datastore_type = datastore_type
+        self._echo = logger
+
+    def init_environment(self, echo, only_steps=None):
+        """Lock (resolving only what changed) and build the missing environments."""
+        from bakery.errors import BakeryError
+
+        self._echo = echo
+        try:
+            self._prepare(only_steps)
+        except BakeryError as e:
+            raise BakeryEnvironmentException(str(e)) from None
+
+    def is_disabled(self, step):
+        return is_disabled(self.flow, step)
+
+    def interpreter(self, step_name):
+        cached = self._envs.get(step_name)
+        return str(cached.python) if cached else None
+
+    def executable(self, step_name, default=None):
+        cached = self._envs.get(step_name)
+        if cached is not None:
+            return str(cached.python)
+        return super().executable(step_name, default)
+
+    def add_to_package(self):
+        from metaflow.packaging_sys import ContentType
+
+        files = []
+        lock_path = self.lock_path()
+        if os.path.exists(lock_path):
+            files.append((lock_path, os.path.basename(lock_path), ContentType.USER_CONTENT))
+        return files
+
+    def get_environment_info(self, include_ext_info=False):
+        info = super().get_environment_info(include_ext_info)
+        if self._locked:
+            info["bakery_envs"] = {s: env.env_id for s, env in sorted(self._locked.items())}
+        return info
+
+    @classmethod
+    def get_client_info(cls, flow_name, metadata):
+        return {"environment": "bakery", "type": cls.TYPE}
+
+    def pylint_config(self):
+        return super().pylint_config() + ["--disable=F0401"]
+
+    # ---- the work -------------------------------------------------------------------------
+
+    def lock_path(self):
+        if self._lock_path is None:
+            import inspect
+
+            from bakery.lock import lock_path_for
+
+            self._lock_path = str(lock_path_for(inspect.getfile(type(self.flow))))
+        return self._lock_path
+
+    def step_specs(self, only_steps=None, platform=None):
+        """{step: EnvSpec} for steps with an environment (disabled steps are left out)."""
+        from metaflow.metaflow_config import get_pinned_conda_libs
+
+        specs = {}
+        for step in self.flow:
+            if only_steps and step.name not in only_steps:
+                continue
+            python = self._requested_python(step)
+            pinned = get_pinned_conda_libs(python, self.datastore_type)
+            spec = build_spec(self.flow, step, pinned, platform)
+            if spec is not None:
+                specs[step.name] = spec
+        return specs
+
+    def _requested_python(self, step):
+        return "%d.%d" % sys.version_info[:2]
+
+    def _prepare(self, only_steps=None):
+        from pathlib import Path
+
+        from bakery.envs.cache import EnvCache
+        from bakery.envs.gc import remember_lock
+        from bakery.envs.realize import realize_all
+        from bakery.lock.update import update_lock
+        from bakery.resolve import resolve
+        from bakery.resolve.indexes import IndexConfig
+
+        specs = self.step_specs(only_steps)
+        if not specs:
+            return
+        indexes = IndexConfig.from_environment()
+        update = update_lock(
+            Path(self.lock_path()),
+            self.flow.name,
+            specs,
+            lambda spec: resolve(spec, indexes=indexes),
+            frozen=str(_config("BAKERY_FROZEN", False)).lower() in ("1", "true", "yes"),
+            force=self._force_rebuild,
+        )
+        if update.resolved_steps:
+            self._log(
+                "Locked %d step environment(s) in %s"
+                % (len(update.resolved_steps), os.path.basename(self.lock_path()))
+            )
+        self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
+        cache = EnvCache(self.cache_dir())
+
+        def on_build(env):
+            self._log(
+                "Creating environment %s (%d packages) ..." % (env.short_id, len(env.packages))
+            )
+
+        built = realize_all(self._locked.items(), cache, indexes=indexes, on_build=on_build)
+        self._envs = {step: built[env.env_id] for step, env in self._locked.items()}
+        remember_lock(cache, Path(self.lock_path()))
+
+    def cache_dir(self):
+        from pathlib import Path
+
+        configured = _config("BAKERY_CACHE_DIR")
+        return Path(configured).expanduser() if configured else None
+
+    def _log(self, message):
+        with self._print_lock:
+            if self._echo is not None:
+                self._echo(message)
+            else:
+                print(message, file=sys.stderr)
+
+
+class BakeryPyPIEnvironment(BakeryCondaEnvironment):
+    """`--environment=pypi`: the same environments, for flows that use @pypi."""
+
+    TYPE = "pypi"
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, sort_keys=True)

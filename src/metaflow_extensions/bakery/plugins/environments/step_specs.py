@@ -1,0 +1,95 @@
+"""Reading a step's `@pypi` / `@conda` (and `_base`) decorators into a Bakery EnvSpec.
+
+The merge follows core Metaflow: step-level packages override flow-level ones, step-level
+`python=` wins over the flow's, `disabled=True` at either level (step first) turns the
+environment off, and `libraries=` is the older alias of `packages=`.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _attributes(decorators, name: str) -> dict | None:
+    for decorator in decorators:
+        if decorator.name == name:
+            return decorator.attributes
+    return None
+
+
+def _flow_attributes(flow, name: str) -> dict | None:
+    found = getattr(flow, "_flow_decorators", {}).get(name)
+    return found[0].attributes if found else None
+
+
+def _merge(flow_attrs: dict | None, step_attrs: dict | None) -> dict | None:
+    if flow_attrs is None and step_attrs is None:
+        return None
+    flow_attrs, step_attrs = flow_attrs or {}, step_attrs or {}
+
+    def packages(attrs: dict) -> dict:
+        return {**(attrs.get("libraries") or {}), **(attrs.get("packages") or {})}
+
+    disabled = step_attrs.get("disabled")
+    if disabled is None:
+        disabled = flow_attrs.get("disabled")
+    return {
+        "packages": {**packages(flow_attrs), **packages(step_attrs)},
+        "python": step_attrs.get("python") or flow_attrs.get("python"),
+        "channels": [*(flow_attrs.get("channels") or []), *(step_attrs.get("channels") or [])],
+        "disabled": str(disabled).lower() == "true",
+    }
+
+
+def step_decorator_request(flow, step) -> dict | None:
+    """{'pypi': attrs|None, 'conda': attrs|None}, or None when the step's environment is disabled."""
+    pypi = _merge(_flow_attributes(flow, "pypi_base"), _attributes(step.decorators, "pypi"))
+    conda = _merge(_flow_attributes(flow, "conda_base"), _attributes(step.decorators, "conda"))
+    for request in (pypi, conda):
+        if request and request["disabled"]:
+            return None
+    return {"pypi": pypi, "conda": conda}
+
+
+def is_disabled(flow, step) -> bool:
+    return step_decorator_request(flow, step) is None
+
+
+def build_spec(flow, step, pinned: dict, platform=None):
+    """The EnvSpec for `step`, or None when disabled. Imports the core lazily (runtime only)."""
+    from bakery.errors import SpecError
+    from bakery.spec import (
+        EnvSpec,
+        TargetPlatform,
+        conda_requirements,
+        normalize_python,
+        pypi_requirements,
+    )
+
+    request = step_decorator_request(flow, step)
+    if request is None:
+        return None
+    pypi, conda = request["pypi"] or {}, request["conda"] or {}
+    try:
+        python = normalize_python(pypi.get("python") or conda.get("python"))
+        channels = [*_default_channels(), *conda.get("channels", [])]
+        return EnvSpec(
+            python=python,
+            pypi=pypi_requirements({**pinned, **pypi.get("packages", {})}),
+            conda=conda_requirements(conda.get("packages", {})),
+            channels=tuple(dict.fromkeys(channels)) if conda.get("packages") else (),
+            platform=platform or TargetPlatform.host(),
+        )
+    except SpecError as e:
+        raise e.with_step(step.name) from None
+
+
+def _default_channels() -> list[str]:
+    """`CONDA_CHANNELS` (comma-separated), as core Metaflow's micromamba reads it, or the
+    Metaflow config `METAFLOW_CONDA_CHANNELS`."""
+    from metaflow import metaflow_config
+
+    value = getattr(metaflow_config, "CONDA_CHANNELS", None) or os.environ.get("CONDA_CHANNELS", "")
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [c.strip() for c in str(value).split(",") if c.strip()]
