@@ -1,4 +1,4 @@
-"""Fixtures for image tests: loopback registries, an offline Debian+Python base image, podman.
+"""Fixtures for image tests: an offline Debian+Python base image, podman.
 
 The base image's root filesystem is assembled from Debian packages (`apt-get download` +
 `dpkg-deb -x`) and cached under `~/.cache/bakery-test/`, so only the first run downloads.
@@ -6,18 +6,13 @@ The base image's root filesystem is assembled from Debian packages (`apt-get dow
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bakery.image.layers import Tree, write_layer
@@ -41,49 +36,12 @@ DEBIAN_PACKAGES = (
     "libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2 libreadline8 readline-common "
     "libsqlite3-0 libssl3 libtinfo6 libuuid1 zlib1g media-types busybox-static"
 ).split()
-REGISTRY_CONFIG = """version: 0.1
-log: {{level: warn}}
-storage: {{filesystem: {{rootdirectory: {root}}}, delete: {{enabled: true}}}}
-http: {{addr: 127.0.0.1:{port}}}
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def run_registry(root: Path) -> Iterator[str]:
-    """A docker-registry on a free loopback port, storing under `root`; yields `host:port`."""
-    port = _free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    config = root / "config.yml"
-    config.write_text(REGISTRY_CONFIG.format(root=root / "data", port=port))
-    log = open(root / "registry.log", "wb")
-    process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
-    host = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://{host}/v2/", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"docker-registry did not start; see {root / 'registry.log'}")
-            time.sleep(0.1)
-        yield host
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 @pytest.fixture(scope="session")
-def image_registry(tmp_path_factory) -> Iterator[str]:
-    with run_registry(tmp_path_factory.mktemp("registry")) as host:
-        yield host
+def image_registry(registry) -> str:
+    """The session's plain loopback registry (tests/fixtures/registry.py), as `host:port`."""
+    return registry.host
 
 
 def debian_rootfs() -> Path:
