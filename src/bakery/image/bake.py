@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..envs.cache import default_cache_root
 from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
@@ -43,8 +43,8 @@ from .stage import ENV_ROOT, LAYOUT_VERSION, site_packages_dir, stage_env
 
 
 def default_cache_dir() -> Path:
-    """`$BAKERY_CACHE_DIR`, else `~/.cache/bakery`."""
-    return Path(os.environ.get("BAKERY_CACHE_DIR") or Path.home() / ".cache" / "bakery")
+    """`image/` under the Bakery cache root (`$BAKERY_CACHE_DIR`, else `~/.cache/bakery`)."""
+    return default_cache_root() / "image"
 
 
 @dataclass(frozen=True)
