@@ -64,9 +64,12 @@ def test_baked_image_runs_the_locked_versions(base_images, shared_cache):
         "python3",
         "-c",
         "import requests, markupsafe, markupsafe._speedups; "
-        "print(requests.__version__, markupsafe.__version__)",
+        "import site; print(requests.__version__, markupsafe.__version__, "
+        "site.ENABLE_USER_SITE, site.getusersitepackages())",
     )
-    assert out.split() == ["2.32.3", "3.0.2"]
+    # the user site is our site-packages, so .pth files in it are honoured too
+    site_packages = "/opt/bakery/env/lib/python3.11/site-packages"
+    assert out.split() == ["2.32.3", "3.0.2", "True", site_packages]
 
 
 def test_bytecode_in_the_image_is_used_as_is(base_images, shared_cache):
