@@ -55,8 +55,11 @@ def test_eight_processes_needing_one_new_environment_build_it_once(tmp_path, tab
     assert sum(r["created"] for r in results) == 1
     assert len({r["path"] for r in results}) == 1
     python = Path(results[0]["path"]) / "bin" / "python"
-    check = subprocess.run([python, "-c", "import tabulate; print(tabulate.__version__)"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [python, "-c", "import tabulate; print(tabulate.__version__)"],
+        capture_output=True,
+        text=True,
+    )
     assert check.stdout.strip() == "0.9.0"
 
 

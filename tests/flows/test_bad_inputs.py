@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow]
 
-FLOW = '''
+FLOW = """
 from metaflow import FlowSpec, pypi, step
 
 class BadFlow(FlowSpec):
@@ -21,7 +21,7 @@ class BadFlow(FlowSpec):
 
 if __name__ == "__main__":
     BadFlow()
-'''
+"""
 
 
 def _bad_flow(flows, packages: str, python: str = "None"):
@@ -52,13 +52,17 @@ def test_unknown_package(isolated_flows):
 def test_unsatisfiable_versions(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"requests": "2.32.3", "urllib3": "<1.0"}')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(isolated_flows, result, "step 'start'", "urllib3", "cannot be installed together")
+    _assert_clean_failure(
+        isolated_flows, result, "step 'start'", "urllib3", "cannot be installed together"
+    )
 
 
 def test_malformed_version_spec(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"tabulate": "==>1"}')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(isolated_flows, result, "step 'start'", "tabulate", "not a valid requirement")
+    _assert_clean_failure(
+        isolated_flows, result, "step 'start'", "tabulate", "not a valid requirement"
+    )
 
 
 def test_unknown_python_version(isolated_flows):

@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-LINEAR = '''
+LINEAR = """
 from metaflow import FlowSpec, pypi, step
 
 class LinearFlow(FlowSpec):
@@ -35,9 +35,9 @@ class LinearFlow(FlowSpec):
 
 if __name__ == "__main__":
     LinearFlow()
-'''
+"""
 
-BRANCH = '''
+BRANCH = """
 from metaflow import FlowSpec, pypi, pypi_base, step
 
 @pypi_base(packages={"six": "1.16.0"})
@@ -73,9 +73,9 @@ class BranchFlow(FlowSpec):
 
 if __name__ == "__main__":
     BranchFlow()
-'''
+"""
 
-FOREACH = '''
+FOREACH = """
 from metaflow import FlowSpec, pypi, step
 
 class ForeachFlow(FlowSpec):
@@ -104,7 +104,7 @@ class ForeachFlow(FlowSpec):
 
 if __name__ == "__main__":
     ForeachFlow()
-'''
+"""
 
 
 def test_linear_flow_runs_each_step_in_its_own_environment(flows):

@@ -88,7 +88,7 @@ class RegistryTransport:
         content: Body = None,
         stream: bool = False,
     ) -> httpx.Response:
-        """Send a request, authenticating and retrying as needed; raise a `RegistryError` unless the status is in `ok`.
+        """Send a request with auth and retries; raise a `RegistryError` unless its status is in `ok`.
 
         `what` names the object for error messages ("manifest team/envs:abc"). With `stream=True` the caller
         must close the response.
