@@ -180,6 +180,8 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         specs = self.step_specs(only_steps)
         if not specs:
             return
+        if str(_config("BAKERY_PYTHON_DOWNLOADS", False)).lower() in ("1", "true", "yes"):
+            os.environ["BAKERY_PYTHON_DOWNLOADS"] = "1"  # the core reads plain variables
         indexes = IndexConfig.from_environment()
         update = update_lock(
             Path(self.lock_path()),
