@@ -172,6 +172,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
         from bakery.envs.cache import EnvCache
         from bakery.envs.gc import remember_lock
+        from bakery.envs.progress import EnvProgress
         from bakery.envs.realize import realize_all
         from bakery.lock.update import update_lock
         from bakery.resolve import resolve
@@ -183,28 +184,30 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         if str(_config("BAKERY_PYTHON_DOWNLOADS", False)).lower() in ("1", "true", "yes"):
             os.environ["BAKERY_PYTHON_DOWNLOADS"] = "1"  # the core reads plain variables
         indexes = IndexConfig.from_environment()
-        update = update_lock(
-            Path(self.lock_path()),
-            self.flow.name,
-            specs,
-            lambda spec: resolve(spec, indexes=indexes),
-            frozen=str(_config("BAKERY_FROZEN", False)).lower() in ("1", "true", "yes"),
-            force=self._force_rebuild,
-        )
-        if update.resolved_steps:
-            self._log(
-                "Locked %d step environment(s) in %s"
-                % (len(update.resolved_steps), os.path.basename(self.lock_path()))
-            )
-        self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
         cache = EnvCache(self.cache_dir())
-
-        def on_build(env):
-            self._log(
-                "Creating environment %s (%d packages) ..." % (env.short_id, len(env.packages))
+        with EnvProgress(self._log) as progress:
+            update = update_lock(
+                Path(self.lock_path()),
+                self.flow.name,
+                specs,
+                lambda spec: resolve(spec, indexes=indexes),
+                frozen=str(_config("BAKERY_FROZEN", False)).lower() in ("1", "true", "yes"),
+                force=self._force_rebuild,
+                on_resolve=progress.resolving,
             )
-
-        built = realize_all(self._locked.items(), cache, indexes=indexes, on_build=on_build)
+            if update.resolved_steps:
+                self._log(
+                    "Locked %d step environment(s) in %s"
+                    % (len(update.resolved_steps), os.path.basename(self.lock_path()))
+                )
+            self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
+            built = realize_all(
+                self._locked.items(),
+                cache,
+                indexes=indexes,
+                on_build=progress.building,
+                on_built=progress.built,
+            )
         self._envs = {step: built[env.env_id] for step, env in self._locked.items()}
         remember_lock(cache, Path(self.lock_path()))
         if self._snapshot_enabled():
