@@ -144,11 +144,9 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
     def lock_path(self):
         if self._lock_path is None:
-            import inspect
-
             from bakery.lock import lock_path_for
 
-            self._lock_path = str(lock_path_for(inspect.getfile(type(self.flow))))
+            self._lock_path = str(lock_path_for(_flow_file(self.flow)))
         return self._lock_path
 
     def step_specs(self, only_steps=None, platform=None):
@@ -238,6 +236,11 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         if stored:
             self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
 
+    def cache_root(self):
+        from bakery.envs.cache import default_cache_root
+
+        return self.cache_dir() or default_cache_root()
+
     def cache_dir(self):
         from pathlib import Path
 
@@ -256,6 +259,16 @@ class BakeryPyPIEnvironment(BakeryCondaEnvironment):
     """`--environment=pypi`: the same environments, for flows that use @pypi."""
 
     TYPE = "pypi"
+
+
+def _flow_file(flow):
+    """The flow's script, as Metaflow itself finds it (sys.argv[0]), else the class's file."""
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if script.endswith(".py") and os.path.isfile(script):
+        return script
+    import inspect
+
+    return inspect.getfile(type(flow))
 
 
 def _core_files():
