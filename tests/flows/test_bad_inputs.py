@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.flows import assert_clean_failure
+from tests.fixtures.flows import assert_clean_failure, two_step_flow
 
 pytestmark = [pytest.mark.slow]
 
-FLOW = """
-from metaflow import FlowSpec, pypi, step
-
-class BadFlow(FlowSpec):
-    @pypi(packages={PACKAGES}, python={PYTHON})
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    BadFlow()
-"""
-
 
 def _bad_flow(flows, packages: str, python: str = "None"):
-    return flows.write("bad.py", FLOW.replace("{PACKAGES}", packages).replace("{PYTHON}", python))
+    start = f"@pypi(packages={packages}, python={python})"
+    return flows.write("bad.py", two_step_flow("BadFlow", start=start))
 
 
 @pytest.mark.network

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.flows import assert_clean_failure
+from tests.fixtures.flows import assert_clean_failure, two_step_flow
 
 pytestmark = [pytest.mark.slow]
 
-FLOW = """
-from metaflow import FlowSpec, conda, step
-
-class BadCondaFlow(FlowSpec):
-    @conda(packages={PACKAGES}, channels={CHANNELS})
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @conda(disabled=True)
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    BadCondaFlow()
-"""
-
 
 def _bad_flow(flows, packages: str, channels: list[str]):
-    source = FLOW.replace("{PACKAGES}", packages).replace("{CHANNELS}", repr(channels))
+    start = f"@conda(packages={packages}, channels={channels!r})"
+    source = two_step_flow("BadCondaFlow", start=start, end="@conda(disabled=True)")
     return flows.write("badconda.py", source)
 
 

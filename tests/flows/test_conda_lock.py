@@ -6,26 +6,16 @@ import json
 
 import pytest
 
+from tests.fixtures.flows import two_step_flow
+
 # Metaflow pins `requests` into every conda step: it is resolved from PyPI
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-FLOW = """
-from metaflow import FlowSpec, conda, conda_base, step
-
-@conda_base(packages={"tinylib": "1.0"})
-class CrossFlow(FlowSpec):
-    @conda(packages={"tinytool": ""})
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    CrossFlow()
-"""
+FLOW = two_step_flow(
+    "CrossFlow",
+    flow='@conda_base(packages={"tinylib": "1.0"})',
+    start='@conda(packages={"tinytool": ""})',
+)
 
 
 def _lock(flows) -> dict:

@@ -13,44 +13,16 @@ import pytest
 
 from tests.fixtures.conda_channel import serve_channels
 from tests.fixtures.condabuild import host_python
+from tests.fixtures.flows import two_step_flow
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
-FLOW = """
-from metaflow import FlowSpec, pypi, step
-
-class SnapFlow(FlowSpec):
-    @pypi(packages={"tabulate": "0.9.0", "six": "1.17.0"})
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    SnapFlow()
-"""
-
-CONDA_FLOW = """
-from metaflow import FlowSpec, conda, pypi, step
-
-class CondaSnapFlow(FlowSpec):
-    @conda(packages={"tinylib": "1.0", "tinytool": ""})
-    @pypi(packages={"six": "1.17.0"})
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @conda(disabled=True)
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    CondaSnapFlow()
-"""
+FLOW = two_step_flow("SnapFlow", start='@pypi(packages={"tabulate": "0.9.0", "six": "1.17.0"})')
+CONDA_FLOW = two_step_flow(
+    "CondaSnapFlow",
+    start='@conda(packages={"tinylib": "1.0", "tinytool": ""})\n@pypi(packages={"six": "1.17.0"})',
+    end="@conda(disabled=True)",
+)
 
 # everything a task could use to reach a package index points at a closed port
 OFFLINE = {
