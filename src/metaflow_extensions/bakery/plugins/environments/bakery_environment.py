@@ -220,11 +220,11 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         return setting in ("always", "1", "true", "yes")
 
     def _snapshot(self, indexes):
-        """Store every environment's artifacts (and uv) in the datastore, once."""
+        """Store every environment's artifacts (and the tools that install them), once."""
         import tempfile
         from pathlib import Path
 
-        from bakery.snapshot import snapshot_env, snapshot_uv
+        from bakery.snapshot import snapshot_env, snapshot_tools
 
         from ..snapshot_store import DatastorePackageStore
 
@@ -233,11 +233,11 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
             for env in {e.env_id: e for e in self._locked.values()}.values():
                 key = "envs/%s.json" % env.env_id
-                if store.existing([key]):
+                if _is_complete(store, key, env):
                     continue
                 stored += snapshot_env(env, store, indexes=indexes)
-                uv_key = snapshot_uv(env, store, indexes=indexes)
-                store.put_text(key, _dumps({"uv": uv_key, "env": env.to_dict()}), Path(tmp))
+                tools = snapshot_tools(env, store, indexes=indexes)
+                store.put_text(key, _dumps({**tools, "env": env.to_dict()}), Path(tmp))
         if stored:
             self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
 
@@ -284,6 +284,17 @@ def _core_files():
     root = Path(bakery.__file__).parent
     for path in sorted(root.rglob("*.py")):
         yield str(path), str(Path("bakery") / path.relative_to(root))
+
+
+def _is_complete(store, manifest_key, env) -> bool:
+    """Whether the env's manifest is stored and names every tool its bootstrap needs (older
+    manifests may lack one)."""
+    from bakery.snapshot import required_tools
+
+    if not store.existing([manifest_key]):
+        return False
+    manifest = json.loads(store.get_text(manifest_key) or "{}")
+    return all(tool in manifest for tool in required_tools(env))
 
 
 def _dumps(data) -> str:
