@@ -16,14 +16,11 @@ Image layout (relative to `/`)::
 from __future__ import annotations
 
 import csv
-import functools
-import glob
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,8 +28,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from ..errors import ImageError
+from ..errors import ImageError, PythonNotFoundError
 from ..lock.model import LockedEnv, LockedPackage
+from ..resolve.python import find_interpreter
 from .layers import Tree
 
 LAYOUT_VERSION = 1
@@ -75,28 +73,12 @@ class StageResult:
     notes: tuple[str, ...] = ()
 
 
-@functools.cache
 def find_python(minor: str) -> Path | None:
-    """A host interpreter of Python `minor` (`3.11`): this one, PATH, then pyenv's versions."""
-    if f"{sys.version_info[0]}.{sys.version_info[1]}" == minor:
-        return Path(sys.executable)
-    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    candidates = [shutil.which(f"python{minor}")]
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{minor}.*/bin/python{minor}"))[::-1]
-    for candidate in candidates:
-        if candidate and _runs_as(candidate, minor):
-            return Path(candidate)
-    return None
-
-
-def _runs_as(python: str, minor: str) -> bool:
-    """True if `python` runs and is `minor` (a pyenv shim on PATH may be neither)."""
-    check = "import sys; print('%d.%d' % sys.version_info[:2])"
+    """A host interpreter of Python `minor` (`3.11`) to compile bytecode with, or None."""
     try:
-        done = subprocess.run([python, "-c", check], capture_output=True, text=True, timeout=30)
-    except OSError:
-        return False
-    return done.returncode == 0 and done.stdout.strip() == minor
+        return find_interpreter(minor).path
+    except PythonNotFoundError:
+        return None
 
 
 def stage_key(package: LockedPackage, python_minor: str, uv_platform: str, compiled: bool) -> str:
