@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.conda_channel",
     "tests.fixtures.flows",
+    "tests.fixtures.private_index",
 ]

@@ -137,3 +137,17 @@ def test_a_cached_environment_is_reused_not_rebuilt(tmp_path, tabulate_env):
     again = realize(tabulate_env, cache)
     assert not again.created and again.path == first.path
     assert (first.path / ".bakery-env.json").stat().st_mtime_ns == marker
+
+
+def test_a_new_environment_gets_valid_bytecode(tmp_path, tabulate_env, monkeypatch):
+    monkeypatch.setenv("BAKERY_COMPILE_BYTECODE", "sync")
+    cached = realize(tabulate_env, EnvCache(tmp_path / "cache"))
+    site = next(cached.path.glob("lib/python*/site-packages"))
+    assert list(site.glob("tabulate/__pycache__/*.pyc"))
+    # Python accepts it only if the header matches the source's mtime and size
+    source = site / "tabulate" / "__init__.py"
+    pyc = next(site.glob("tabulate/__pycache__/__init__.*.pyc"))
+    header = pyc.read_bytes()[:16]
+    flags, mtime, size = (int.from_bytes(header[i : i + 4], "little") for i in (4, 8, 12))
+    stat = source.stat()
+    assert flags == 0 and mtime == int(stat.st_mtime) & 0xFFFFFFFF and size == stat.st_size

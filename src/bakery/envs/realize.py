@@ -10,6 +10,7 @@ from ..errors import BakeryError, EnvironmentBuildError
 from ..lock.model import LockedEnv
 from ..resolve.indexes import IndexConfig
 from ..resolve.python import find_interpreter
+from .bytecode import compile_environment
 from .cache import CachedEnv, EnvCache, cache_key
 from .pypi_install import create_venv, install_pypi
 
@@ -59,7 +60,10 @@ def realize(
                 f"environment {env.short_id} could not be created: {e}"
             ) from None
 
-    return cache.ensure(key, env, build)
+    cached = cache.ensure(key, env, build)
+    if cached.created:
+        compile_environment(cached.path)
+    return cached
 
 
 def key_for(env: LockedEnv, python: str | None = None) -> str:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging import tags
 from packaging.utils import parse_wheel_filename
@@ -84,6 +85,12 @@ def _classify_failure(stderr: str, requirements: str, indexes: IndexConfig) -> R
     """Turn uv's report into one error that names the package and says what to do."""
     detail = redact(_condense(stderr))
     missing = re.search(r"Because ([\w.\-\[\]]+) was not found in the package registry", stderr)
+    refused = _index_refusing_credentials(indexes, missing.group(1) if missing else None)
+    if refused:
+        return IndexUnreachableError(
+            f"the package index {redact(refused)} refused the credentials (401/403): "
+            "check the user and password in PIP_INDEX_URL / PIP_EXTRA_INDEX_URL or pip.conf"
+        )
     if missing:
         return PackageNotFoundError(
             f"package '{missing.group(1)}' was not found on {indexes.describe()}: "
@@ -101,6 +108,25 @@ def _classify_failure(stderr: str, requirements: str, indexes: IndexConfig) -> R
         )
     wanted = ", ".join(line for line in requirements.split() if line)
     return ResolutionError(f"uv could not resolve [{wanted}]: {detail}")
+
+
+def _index_refusing_credentials(indexes: IndexConfig, package: str | None) -> str | None:
+    """The first http(s) index answering 401/403 (uv does not always say so), or None."""
+    import httpx
+
+    for url in filter(None, [indexes.index_url, *indexes.extra_index_urls]):
+        if not url.startswith(("http://", "https://")):
+            continue
+        parts = urlsplit(url)
+        auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+        probe = strip_credentials(url).rstrip("/") + "/" + (f"{package}/" if package else "")
+        try:
+            status = httpx.get(probe, auth=auth, timeout=5).status_code
+        except httpx.HTTPError:
+            continue
+        if status in (401, 403):
+            return url
+    return None
 
 
 def _condense(stderr: str) -> str:

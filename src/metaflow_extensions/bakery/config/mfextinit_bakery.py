@@ -20,3 +20,6 @@ BAKERY_SNAPSHOT = from_conf("BAKERY_SNAPSHOT", "auto")
 
 # "1": when no local interpreter satisfies python=, let uv download one (UV_PYTHON_INSTALL_MIRROR)
 BAKERY_PYTHON_DOWNLOADS = from_conf("BAKERY_PYTHON_DOWNLOADS", False)
+
+# bytecode for new environments: "background" (default), "sync" or "never"
+BAKERY_COMPILE_BYTECODE = from_conf("BAKERY_COMPILE_BYTECODE", "background")

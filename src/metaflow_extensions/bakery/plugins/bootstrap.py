@@ -43,6 +43,8 @@ def bootstrap(lockfile: str, env_id: str, datastore_type: str, link: str) -> Pat
     install_tools(env, manifest, store, work / "tools")
 
     packages = restore_env(env, store, work / "packages")
+    # a remote environment serves one task: background compilation would only compete with it
+    os.environ.setdefault("BAKERY_COMPILE_BYTECODE", "never")
     cache = EnvCache(Path(os.environ.get("BAKERY_CACHE_DIR", work / "envs")))
     cached = realize(env, cache, package_dir=packages, python=env.python)
     link_path = Path(link)

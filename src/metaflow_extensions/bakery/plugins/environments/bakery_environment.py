@@ -181,8 +181,12 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         specs = self.step_specs(only_steps)
         if not specs:
             return
+        # the core reads plain variables; Metaflow's config (METAFLOW_BAKERY_*, profiles) sets them
         if str(_config("BAKERY_PYTHON_DOWNLOADS", False)).lower() in ("1", "true", "yes"):
-            os.environ["BAKERY_PYTHON_DOWNLOADS"] = "1"  # the core reads plain variables
+            os.environ["BAKERY_PYTHON_DOWNLOADS"] = "1"
+        os.environ.setdefault(
+            "BAKERY_COMPILE_BYTECODE", str(_config("BAKERY_COMPILE_BYTECODE", "background"))
+        )
         indexes = IndexConfig.from_environment()
         cache = EnvCache(self.cache_dir())
         with EnvProgress(self._log) as progress:

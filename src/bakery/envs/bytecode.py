@@ -1,0 +1,43 @@
+"""Bytecode for new environments, so tasks do not recompile every module they import.
+
+Compiling a pandas environment takes seconds; uv installs it in one. So by default a new
+environment is compiled by a detached background process right after it is made: creation
+stays as fast as uv, and later tasks import from `.pyc` files (Python does not write them
+itself where PYTHONDONTWRITEBYTECODE is set). `BAKERY_COMPILE_BYTECODE` = `background`
+(default), `sync` (wait for it) or `never`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+MODES = ("background", "sync", "never")
+
+
+def compile_mode() -> str:
+    mode = os.environ.get("BAKERY_COMPILE_BYTECODE", "background").lower()
+    return mode if mode in MODES else "background"
+
+
+def compile_environment(env_dir: Path, mode: str | None = None) -> None:
+    """Compile the environment's site-packages (timestamp `.pyc`: the files stay in place)."""
+    mode = mode or compile_mode()
+    if mode == "never":
+        return
+    python = env_dir / "bin" / "python"
+    targets = [str(p) for p in env_dir.glob("lib/python*/site-packages")]
+    if not targets or not python.exists():
+        return
+    cmd = [str(python), "-m", "compileall", "-q", "-j0", *targets]
+    if mode == "sync":
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        return
+    subprocess.Popen(
+        ["nice", "-n", "10", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the run that created the environment
+    )
