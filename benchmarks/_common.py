@@ -117,12 +117,18 @@ def runs_detail(rows: Sequence[Row]) -> str:
 def alternate(
     anchor: Measurement, bakery: Measurement, repeat: int, label: str = ""
 ) -> tuple[list[float], list[float]]:
-    """Run anchor and Bakery alternately `repeat` times each; returns both lists of seconds."""
+    """Run anchor and Bakery alternately (A B B A A B ...) `repeat` times each; returns both
+    lists of seconds."""
     anchor_times, bakery_times = [], []
     for i in range(repeat):
-        anchor_times.append(anchor())
-        bakery_times.append(bakery())
-        log(f"{label} {i + 1}/{repeat}: anchor {anchor_times[-1]:.3f} s, bakery {bakery_times[-1]:.3f} s")
+        # A B, then B A: neither side always runs first (warm-up, a neighbour's load)
+        order = ((anchor, anchor_times), (bakery, bakery_times))
+        for measure, times in order if i % 2 == 0 else reversed(order):
+            os.sync()  # the previous run's deleted files are not written back during this one
+            times.append(measure())
+        log(
+            f"{label} {i + 1}/{repeat}: anchor {anchor_times[-1]:.3f} s, bakery {bakery_times[-1]:.3f} s"
+        )
     return anchor_times, bakery_times
 
 
@@ -144,9 +150,7 @@ def compare(
 def timed(command: Sequence[str | os.PathLike], **kwargs) -> float:
     """Seconds `command` took; raises with its output's tail when it fails."""
     start = time.perf_counter()
-    proc = subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, **kwargs
-    )
+    proc = subprocess.run([str(c) for c in command], capture_output=True, text=True, **kwargs)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-3000:]
@@ -210,8 +214,9 @@ def print_rows(rows: Sequence[Row]) -> None:
 
 def require_bakery() -> None:
     try:
-        import bakery  # noqa: F401
         import metaflow  # noqa: F401
+
+        import bakery  # noqa: F401
     except ImportError:
         sys.exit(
             "run the benchmarks with the project's interpreter, where Bakery and Metaflow are "

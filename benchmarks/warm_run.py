@@ -38,7 +38,7 @@ from benchmarks._common import (
 SIX = "1.17.0"
 TABULATE = "0.9.0"
 
-FLOW = '''\
+FLOW = """\
 from metaflow import FlowSpec, step{imports}
 
 {base}class WarmFlow(FlowSpec):
@@ -70,7 +70,7 @@ from metaflow import FlowSpec, step{imports}
 
 if __name__ == "__main__":
     WarmFlow()
-'''
+"""
 
 
 def flow_source(with_environments: bool) -> str:
@@ -174,7 +174,11 @@ def phases(flow: Path, env: dict[str, str]) -> dict[str, float]:
     launched = time.time()
     proc = subprocess.run(
         [sys.executable, flow.name, *environment, "run"],
-        cwd=flow.parent, env=env, capture_output=True, text=True, check=True,
+        cwd=flow.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     ended = time.time()
     stamps: list[tuple[float, str]] = []
