@@ -183,6 +183,15 @@ def log(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
+NOTES: list[str] = []  # context worth keeping beside the table (run_all writes it to results.md)
+
+
+def note(message: str) -> None:
+    """Log a line and keep it for the results file."""
+    log(message)
+    NOTES.append(message)
+
+
 def machine_summary() -> str:
     from bakery.uvbin import uv_binary
 

@@ -21,8 +21,8 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,6 +33,7 @@ from benchmarks._common import (
     clean_env,
     compare,
     log,
+    note,
     parser,
     print_rows,
     remove,
@@ -237,28 +238,28 @@ def bytecode_counts(env: Path) -> str:
     return f"{len(list(site.rglob('*.pyc')))} .pyc / {len(list(site.rglob('*.py')))} .py"
 
 
+def _origin(url: str) -> str:
+    """`files.pythonhosted.org`, or `file:///opt/pypi` for a local index."""
+    parts = urlsplit(url)
+    return parts.netloc or "file://" + "/".join(parts.path.split("/")[:3])
+
+
 def measure(repeat: int, pip_repeat: int) -> list[Row]:
     rows: list[Row] = []
     with scratch_dir("bench-cold-") as root:
         started = time.perf_counter()
         s = Setup(root)
-        log(
-            f"set-up (resolve once, fill the warm uv cache's index data): {time.perf_counter() - started:.1f} s"
-        )
-        log(f"lock: {', '.join(f'{p.name}=={p.version}' for p in s.lock.packages)}")
-        log(
-            f"lock sources: {', '.join(sorted({p.url.rsplit('/', 2)[0] for p in s.lock.packages}))}"
-        )
-        log(
-            f"uv index arguments (Bakery's, from pip config): {' '.join(s.indexes.uv_args()) or '(none)'}"
-        )
+        log(f"set-up (resolve once into the warm uv cache): {time.perf_counter() - started:.1f} s")
+        packages = ", ".join(f"{p.name}=={p.version}" for p in s.lock.packages)
+        sources = ", ".join(sorted({_origin(p.url) for p in s.lock.packages}))
+        note(f"environment creation: the lock has {packages} (wheels from: {sources})")
+        note(f"uv index arguments (Bakery's, from pip config): {' '.join(s.indexes.uv_args())}")
 
         # a raw uv install fills the warm uv cache with the wheels (both sides then reuse it)
         raw_uv(s, s.warm_uv_cache)
 
-        def both(name: str, anchor_name: str, anchor: Callable[[], float],
-                 bakery: Callable[[], float], n: int, goal: Goal) -> None:  # fmt: skip
-            rows.append(compare(name, anchor_name, anchor, bakery, n, goal))
+        def both(*figure) -> None:
+            rows.append(compare(*figure))
 
         both(
             "new env requests+pandas, nothing cached",
@@ -305,9 +306,8 @@ def measure(repeat: int, pip_repeat: int) -> list[Row]:
             )
         )
         assert s.pip_env is not None
-        log(
-            f"bytecode as created: pip env {bytecode_counts(s.pip_env)}; Bakery env {bytecode_counts(bakery_env)}"
-        )
+        pip_counts, bakery_counts = bytecode_counts(s.pip_env), bytecode_counts(bakery_env)
+        note(f"bytecode as created: pip env {pip_counts}; Bakery env {bakery_counts}")
         bakery_site = next(bakery_env.glob("lib/python*/site-packages"))
         both(
             "first `import pandas, requests` in the new env",

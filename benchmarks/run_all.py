@@ -16,7 +16,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import cold_env, warm_run
-from benchmarks._common import log, machine_summary, markdown_table, require_bakery, runs_detail
+from benchmarks._common import (
+    NOTES,
+    log,
+    machine_summary,
+    markdown_table,
+    require_bakery,
+    runs_detail,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(table: str, detail: str, args: argparse.Namespace, elapsed: float) -> str:
+    notes = "\n".join(f"- {n}" if not n.startswith("warm run, where") else n for n in NOTES)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""# Bakery benchmarks: results
 
@@ -62,6 +70,10 @@ and the index settings used: [README.md](README.md).
 Every run (seconds):
 
 {detail}
+
+Context printed by the figures:
+
+{notes}
 """
 
 

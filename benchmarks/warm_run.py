@@ -28,6 +28,7 @@ from benchmarks._common import (
     clean_env,
     compare,
     log,
+    note,
     parser,
     print_rows,
     require_bakery,
@@ -125,7 +126,7 @@ def measure(repeat: int, breakdown: bool = False, profile: bool = False) -> list
         bakery = write_flow(root / "bakery", with_environments=True)
 
         first = run_flow(bakery, env)  # resolves, writes the lock, builds both environments
-        log(f"first Bakery run (lock + build 2 environments): {first:.2f} s")
+        note(f"warm run: the first Bakery run (lock + build 2 environments) took {first:.2f} s")
         run_flow(plain, env)  # same warm-up for the plain flow (bytecode, .metaflow)
         cached_lock = bakery.with_name("flow.bakery.lock").stat().st_mtime
 
@@ -211,11 +212,16 @@ def print_phases(plain: Path, bakery: Path, env: dict[str, str], repeat: int = 3
         for index, flow in enumerate((plain, bakery)):
             for name, seconds in phases(flow, env).items():
                 runs.setdefault(name, ([], []))[index].append(seconds)
-    log(f"where the time goes (median of {repeat} more runs each; s):")
-    log(f"{'phase':40} {'plain':>7} {'bakery':>7} {'extra':>7}")
+    lines = [
+        f"warm run, where the time goes (median of {repeat} more runs each, seconds):",
+        "",
+        "| phase | plain | bakery | extra |",
+        "|---|---|---|---|",
+    ]
     for name, (plain_s, bakery_s) in runs.items():
         a, b = statistics.median(plain_s), statistics.median(bakery_s)
-        log(f"{name:40} {a:7.2f} {b:7.2f} {b - a:+7.2f}")
+        lines.append(f"| {name} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+    note("\n".join(lines) + "\n")
 
 
 def profile_warm_run(flow: Path, env: dict[str, str], root: Path) -> None:
