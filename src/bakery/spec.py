@@ -15,11 +15,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PEP508Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
-
 from .errors import SpecError
 
 # Conda subdir -> (uv's --python-platform prefix, default glibc when not the host)
@@ -159,6 +154,8 @@ def normalize_python(version: str | None, *, what: str = "python") -> str:
     text = str(version).strip()
     if re.fullmatch(r"\d+\.\d+(\.\d+)?", text):
         return text
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         SpecifierSet(text)
     except InvalidSpecifier:
@@ -180,6 +177,11 @@ def _specifier_text(name: str, version: str) -> str:
 
 def pypi_requirements(packages: Mapping[str, str]) -> tuple[Requirement, ...]:
     """Parse `@pypi(packages=...)` into sorted, validated requirements (names canonicalized)."""
+    # imported here: task environments read lockfiles through this module without `packaging`
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PEP508Requirement
+    from packaging.utils import canonicalize_name
+
     out: dict[str, Requirement] = {}
     for raw_name, version in packages.items():
         text = f"{raw_name}{_specifier_text(raw_name, version)}"

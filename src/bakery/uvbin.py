@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
+import threading
+
+_lock = threading.Lock()
+_found: str | None = None
 
 
-@functools.lru_cache(maxsize=1)
 def uv_binary() -> str:
     """Path of uv: `BAKERY_UV` if set, else the one from the `uv` package, else PATH."""
+    global _found
+    if _found is None:
+        # resolvers run in threads; uv's finder reads sysconfig, which is not thread-safe on first use
+        with _lock:
+            if _found is None:
+                _found = _locate()
+    return _found
+
+
+def _locate() -> str:
     configured = os.environ.get("BAKERY_UV")
     if configured:
         return configured

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import EnvironmentBuildError
@@ -41,21 +40,21 @@ def install_pypi(
     python: Path,
     *,
     indexes: IndexConfig | None = None,
-    local_files: Mapping[str, Path] | None = None,
+    package_dir: Path | None = None,
 ) -> None:
     """Install `env`'s PyPI packages into the environment of `python`, hashes enforced.
 
-    `local_files` maps sha256 -> path of an already downloaded artifact (a snapshot); when given,
-    nothing is fetched from any index.
+    With `package_dir` (a restored snapshot holding each artifact under its filename), nothing
+    is fetched from any index.
     """
     packages = env.by_kind("pypi")
     if not packages:
         return
     lines = []
     for package in packages:
-        if local_files is not None:
-            path = local_files.get(package.sha256)
-            if path is None:
+        if package_dir is not None:
+            path = package_dir / package.filename
+            if not path.is_file():
                 raise EnvironmentBuildError(
                     f"{package.filename} is missing from the package snapshot"
                 )
@@ -64,7 +63,7 @@ def install_pypi(
             lines.append(f"{package.name}=={package.version} --hash=sha256:{package.sha256}")
     source = (
         ["--no-index", "--offline"]
-        if local_files is not None
+        if package_dir is not None
         else (indexes or IndexConfig.from_environment()).uv_args()
     )
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="bakery-req-") as req:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,17 +19,20 @@ def realize(
     cache: EnvCache | None = None,
     *,
     indexes: IndexConfig | None = None,
-    local_files: Mapping[str, Path] | None = None,
+    package_dir: Path | None = None,
     on_build: Callable[[LockedEnv], None] | None = None,
+    python: str | None = None,
 ) -> CachedEnv:
     """The cached environment for `env`, built (once, atomically) if missing.
 
-    `local_files` (sha256 -> file) installs from a snapshot without touching any index.
+    `package_dir` (a restored snapshot: each artifact under its filename) installs without
+    touching any index or channel. `python` overrides which interpreter a venv is built on
+    (a remote machine has its own patch release: any of the locked minor will do).
     """
     cache = cache or EnvCache()
     conda = env.by_kind("conda")
-    interpreter = None if conda else find_interpreter(_python_request(env))
-    key = key_for(env)
+    interpreter = None if conda else find_interpreter(python or _python_request(env))
+    key = key_for(env, python)
 
     def build(tmp: Path) -> None:
         if on_build:
@@ -38,11 +41,11 @@ def realize(
             if conda:
                 from .conda_install import install_conda
 
-                install_conda(env, tmp, local_files=local_files)
+                install_conda(env, tmp, package_dir=package_dir)
                 python = tmp / "bin" / "python"
             else:
                 python = create_venv(tmp, interpreter.path)
-            install_pypi(env, python, indexes=indexes, local_files=local_files)
+            install_pypi(env, python, indexes=indexes, package_dir=package_dir)
         except EnvironmentBuildError as e:
             raise EnvironmentBuildError(
                 f"environment {env.short_id} could not be created: {e}"
@@ -51,11 +54,12 @@ def realize(
     return cache.ensure(key, env, build)
 
 
-def key_for(env: LockedEnv) -> str:
+def key_for(env: LockedEnv, python: str | None = None) -> str:
     """The cache key of `env` on this machine (a venv is tied to its base interpreter)."""
     if env.by_kind("conda"):
         return cache_key(env, None)
-    return cache_key(env, str(find_interpreter(_python_request(env)).path.resolve()))
+    interpreter = find_interpreter(python or _python_request(env))
+    return cache_key(env, str(interpreter.path.resolve()))
 
 
 def _python_request(env: LockedEnv) -> str:

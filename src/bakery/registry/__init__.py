@@ -1,0 +1,24 @@
+"""Talk to OCI registries: parse image references, find credentials, push and pull blobs and manifests.
+
+We looked at oras-py (`oras` on PyPI), the well-kept Python OCI client: it pulls in `requests` and
+`jsonschema`, and its `Registry` is shaped around pushing/pulling artifacts (files), not the blob-level
+calls an image baker needs (HEAD, cross-repo mount, chunked upload, byte counting). So this package is a
+thin httpx client modelled on oras-py's split — reference parsing (`reference.py`), auth backends
+(`auth.py`), the request loop that answers a 401 from `Www-Authenticate` and retries once
+(`transport.py`) — and the API calls themselves (`client.py`).
+"""
+
+from __future__ import annotations
+
+from bakery.registry.auth import Credentials, find_credentials
+from bakery.registry.client import MANIFEST_MEDIA_TYPES, FetchedManifest, RegistryClient
+from bakery.registry.reference import ImageReference
+
+__all__ = [
+    "MANIFEST_MEDIA_TYPES",
+    "Credentials",
+    "FetchedManifest",
+    "ImageReference",
+    "RegistryClient",
+    "find_credentials",
+]

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 
 def redact(text: str) -> str:
-    """Replace `user:password@` in every URL of `text` with `***@`."""
-    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+    """Replace `user:password@` in every URL of `text` with `REDACTED@`."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1REDACTED@", text)
 
 
 def strip_credentials(url: str) -> str:

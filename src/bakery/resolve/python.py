@@ -17,9 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
-
 from ..errors import PythonNotFoundError
 from ..uvbin import uv_binary
 
@@ -44,6 +41,9 @@ def version_matches(request: str, version: str) -> bool:
         return version.split(".")[:2] == request.split(".")
     if re.fullmatch(r"\d+\.\d+\.\d+", request):
         return version == request
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
     return Version(version) in SpecifierSet(request)
 
 

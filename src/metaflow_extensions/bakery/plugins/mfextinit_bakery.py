@@ -5,6 +5,14 @@ ENVIRONMENTS_DESC = [
     ("pypi", ".environments.bakery_environment.BakeryPyPIEnvironment"),
 ]
 
+STEP_DECORATORS_DESC = [
+    ("conda", ".decorators.conda_step.BakeryCondaStepDecorator"),
+]
+
+FLOW_DECORATORS_DESC = [
+    ("conda_base", ".decorators.conda_step.BakeryCondaFlowDecorator"),
+]
+
 CLIS_DESC = [
     ("bakery", ".bakery_cli.cli"),
 ]

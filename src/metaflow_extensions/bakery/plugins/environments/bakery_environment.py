@@ -18,6 +18,9 @@ from metaflow.metaflow_environment import MetaflowEnvironment
 
 from .step_specs import build_spec, is_disabled
 
+# where a remote task's environment is linked, relative to the task's working directory
+REMOTE_ENV_LINK = "bakery-env"
+
 
 class BakeryEnvironmentException(MetaflowException):
     headline = "Bakery could not prepare the environment"
@@ -76,16 +79,49 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         cached = self._envs.get(step_name)
         return str(cached.python) if cached else None
 
+    def env_id(self, step_name):
+        locked = self._locked.get(step_name)
+        return locked.env_id if locked else None
+
     def executable(self, step_name, default=None):
-        cached = self._envs.get(step_name)
-        if cached is not None:
-            return str(cached.python)
+        """The interpreter on a remote machine, after `bootstrap_commands` built the env there."""
+        if self._remote_env_id(step_name):
+            return "%s/bin/python -s" % REMOTE_ENV_LINK
         return super().executable(step_name, default)
+
+    def bootstrap_commands(self, step_name, datastore_type):
+        env_id = self._remote_env_id(step_name)
+        if not env_id:
+            return super().bootstrap_commands(step_name, datastore_type)
+        return [
+            "mflog 'Bootstrapping Bakery environment %s...'" % env_id[:12],
+            "flush_mflogs",
+            "DISABLE_TRACING=True python -m metaflow_extensions.bakery.plugins.bootstrap "
+            "%s %s %s %s"
+            % (os.path.basename(self.lock_path()), env_id, datastore_type, REMOTE_ENV_LINK),
+            "export PATH=$(pwd)/%s/bin:$PATH" % REMOTE_ENV_LINK,
+            "flush_mflogs",
+        ]
+
+    def _remote_env_id(self, step_name):
+        """The locked env id of a step, from this run or, in a launcher process, the lockfile."""
+        if step_name in self._locked:
+            return self._locked[step_name].env_id
+        step = next((s for s in self.flow if s.name == step_name), None)
+        if step is None or self.is_disabled(step):
+            return None
+        from bakery.lock import read_lock
+
+        lock = read_lock(self.lock_path())
+        spec = self.step_specs(only_steps=[step_name]).get(step_name)
+        env = lock.env_for(step_name, spec) if lock and spec else None
+        return env.env_id if env else None
 
     def add_to_package(self):
         from metaflow.packaging_sys import ContentType
 
-        files = []
+        # the core travels with the code package, beside `metaflow`: remote bootstraps import it
+        files = [(path, arcname, ContentType.CODE_CONTENT) for path, arcname in _core_files()]
         lock_path = self.lock_path()
         if os.path.exists(lock_path):
             files.append((lock_path, os.path.basename(lock_path), ContentType.USER_CONTENT))
@@ -171,6 +207,36 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         built = realize_all(self._locked.items(), cache, indexes=indexes, on_build=on_build)
         self._envs = {step: built[env.env_id] for step, env in self._locked.items()}
         remember_lock(cache, Path(self.lock_path()))
+        if self._snapshot_enabled():
+            self._snapshot(indexes)
+
+    def _snapshot_enabled(self):
+        setting = str(_config("BAKERY_SNAPSHOT", "auto")).lower()
+        if setting == "auto":
+            return self.datastore_type != "local"
+        return setting in ("always", "1", "true", "yes")
+
+    def _snapshot(self, indexes):
+        """Store every environment's artifacts (and uv) in the datastore, once."""
+        import tempfile
+        from pathlib import Path
+
+        from bakery.snapshot import snapshot_env, snapshot_uv
+
+        from ..snapshot_store import DatastorePackageStore
+
+        store = DatastorePackageStore(self.datastore_type)
+        stored = 0
+        with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
+            for env in {e.env_id: e for e in self._locked.values()}.values():
+                key = "envs/%s.json" % env.env_id
+                if store.existing([key]):
+                    continue
+                stored += snapshot_env(env, store, indexes=indexes)
+                uv_key = snapshot_uv(env, store, indexes=indexes)
+                store.put_text(key, _dumps({"uv": uv_key, "env": env.to_dict()}), Path(tmp))
+        if stored:
+            self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
 
     def cache_dir(self):
         from pathlib import Path
@@ -190,6 +256,16 @@ class BakeryPyPIEnvironment(BakeryCondaEnvironment):
     """`--environment=pypi`: the same environments, for flows that use @pypi."""
 
     TYPE = "pypi"
+
+
+def _core_files():
+    from pathlib import Path
+
+    import bakery
+
+    root = Path(bakery.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        yield str(path), str(Path("bakery") / path.relative_to(root))
 
 
 def _dumps(data) -> str:

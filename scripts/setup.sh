@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up everything Bakery needs on a fresh Debian machine, then run the bundled example flow.
+#   bash scripts/setup.sh            # install + run the example
+#   bash scripts/setup.sh --no-run   # install only (used by scripts/test.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(podman docker-registry runc skopeo busybox-static uidmap)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# podman's default rlimits are refused on some VMs; containers get sane ones instead
+if [ -w /etc/containers ] && ! grep -qs default_ulimits /etc/containers/containers.conf; then
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' \
+    >> /etc/containers/containers.conf
+fi
+
+if ! command -v uv >/dev/null 2>&1; then
+  echo "==> installing uv"
+  python3 -m pip install -q uv
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  uv venv -q --python python3 .venv
+fi
+echo "==> installing metaflow-bakery (editable) with test tools"
+VIRTUAL_ENV=.venv uv pip install -q -e '.[test]'
+
+if [ "${1:-}" != "--no-run" ]; then
+  # Metaflow refuses to run as root without a user name
+  if [ "${USER:-root}" = "root" ]; then export USER=dev; fi
+  echo "==> running examples/hello_pandas.py --environment=pypi run"
+  (cd examples && ../.venv/bin/python hello_pandas.py --environment=pypi run)
+  echo "==> bakery env show examples/hello_pandas.py"
+  .venv/bin/bakery env show examples/hello_pandas.py
+fi

@@ -1,0 +1,56 @@
+"""`bakery image show REF`: an image's layers, packages, base and environment identity."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from ..image.inspect import ImageInfo, inspect_image
+from ..spec import TargetPlatform
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("image", help="Inspect baked images.")
+    verbs = parser.add_subparsers(dest="image_verb", metavar="COMMAND")
+    show = verbs.add_parser("show", help="Layers, packages, base and sizes of an image (its SBOM).")
+    show.add_argument("reference", help="image reference, e.g. 127.0.0.1:5000/team/envs:TAG")
+    show.add_argument(
+        "--platform", default="linux-64", help="for multi-platform images (default %(default)s)"
+    )
+    show.add_argument("--json", action="store_true", help="print the report as JSON")
+    show.set_defaults(func=run_show)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    info = inspect_image(args.reference, platform=TargetPlatform.parse(args.platform))
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=2))
+    else:
+        render(info, Console())
+    return 0
+
+
+def render(info: ImageInfo, console: Console) -> None:
+    """Print `info` as a short header and a table of layers."""
+    console.print(f"[bold]{info.reference}[/]", highlight=False)
+    rows = [
+        ("platform", f"{info.os}/{info.architecture}"),
+        ("base", info.base or "-"),
+        ("python", info.python or "-"),
+        ("env id", info.env_id or "- (not baked by Bakery)"),
+        ("lock hash", info.lock_hash or "-"),
+        ("size", f"{info.size / 1e6:.1f} MB compressed ({info.base_size / 1e6:.1f} MB base)"),
+        ("packages", ", ".join(info.packages) or "-"),
+    ]
+    for name, value in rows:
+        console.print(f"  {name:<10} {value}", highlight=False)
+    table = Table(box=None, pad_edge=False)
+    for column in ("layer", "size", "contents"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for layer in info.layers:
+        contents = ", ".join(layer.packages) or "[dim]base[/]"
+        table.add_row(layer.digest[7:19], f"{layer.size / 1e6:.1f} MB", contents)
+    console.print(table)

@@ -1,0 +1,286 @@
+"""Bake: a locked environment on a base image -> layers -> config -> manifest, pushed.
+
+Order matters: every blob (base layers, our layers, the config) is in the target repository
+before the manifest that names them is pushed, so a failure leaves no partial image. A local
+record of what was pushed where makes re-baking an unchanged environment cost one manifest HEAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..envs.cache import default_cache_root
+from ..lock.model import LockedEnv
+from ..registry import Credentials, RegistryClient
+from ..registry.reference import ImageReference
+from .base import BaseImage, ManifestCache, check_python, resolve_base
+from .layers import DEFAULT_COMPRESSION_LEVEL, Layer, LayerCache, build_layers, write_atomic
+from .oci import (
+    ANNOTATION_BASE_DIGEST,
+    ANNOTATION_BASE_NAME,
+    ANNOTATION_LAYER_PACKAGES,
+    LABEL_BASE,
+    LABEL_ENV_ID,
+    LABEL_LOCK_HASH,
+    LABEL_PACKAGES,
+    LABEL_PLATFORM,
+    LABEL_PYTHON,
+    OCI_MANIFEST,
+    Descriptor,
+    HistoryEntry,
+    ImageManifest,
+    canonical_json,
+    config_descriptor,
+    derive_config,
+)
+from .plan import plan_layers
+from .progress import BakeProgress
+from .stage import ENV_ROOT, LAYOUT_VERSION, site_packages_dir, stage_env
+
+
+def default_cache_dir() -> Path:
+    """`image/` under the Bakery cache root (`$BAKERY_CACHE_DIR`, else `~/.cache/bakery`)."""
+    return default_cache_root() / "image"
+
+
+@dataclass(frozen=True)
+class BakeOptions:
+    """How to bake: cache location, gzip level, registry access, and whether to show progress."""
+
+    cache_dir: Path | None = None
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    refresh_base: bool = False  # re-resolve the base tag even if this env was baked on it
+    insecure: bool | None = None
+    credentials: Credentials | None = None
+    progress: bool = True
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class BakeResult:
+    """What a bake produced and what it cost."""
+
+    image: str  # repository:tag
+    digest: str
+    base: str  # the base, pinned by digest
+    bytes_uploaded: int
+    layers_built: int
+    layers_reused: int
+    image_size: int  # compressed: base layers + ours + config
+    seconds: float
+    up_to_date: bool  # True when the image was already pushed and nothing was done
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def reference(self) -> str:
+        """`repository:tag@digest`: what to run."""
+        return f"{self.image}@{self.digest}"
+
+
+def image_tag(env: LockedEnv, base_digest: str) -> str:
+    """The content tag: the environment id, then a hash of the base digest and layout version."""
+    suffix = hashlib.sha256(f"{base_digest}|layout{LAYOUT_VERSION}".encode()).hexdigest()
+    return f"{env.env_id[:20]}-{suffix[:12]}"
+
+
+def lock_hash(env: LockedEnv) -> str:
+    """sha256 of the locked environment's canonical JSON (spec and artifacts)."""
+    return hashlib.sha256(canonical_json(env.to_dict())).hexdigest()
+
+
+def image_env(python_minor: str) -> dict[str, str]:
+    """Environment variables that put the baked environment in front of the base's Python."""
+    site = "/" + site_packages_dir(python_minor)
+    return {
+        "PATH": f"/{ENV_ROOT}/bin:${{PATH}}",
+        "PYTHONPATH": f"{site}:${{PYTHONPATH}}",
+        # the user site is our site-packages too, so Python also runs its .pth files
+        "PYTHONUSERBASE": f"/{ENV_ROOT}",
+    }
+
+
+def bake(
+    env: LockedEnv,
+    *,
+    base: str,
+    repository: str,
+    options: BakeOptions | None = None,
+    client: RegistryClient | None = None,
+    base_client: RegistryClient | None = None,
+) -> BakeResult:
+    """Bake `env` on `base` and push it to `repository` (`registry/name`, optionally `:tag`)."""
+    options = options or BakeOptions()
+    started = time.perf_counter()
+    target = ImageReference.parse(repository)
+    base_ref = ImageReference.parse(base)
+    cache_dir = options.cache_dir or default_cache_dir()
+    client = client or RegistryClient(
+        target.registry, insecure=options.insecure, credentials=options.credentials
+    )
+    records = PushRecords(cache_dir / "pushed")
+    record_key = records.key(target, env, base_ref, options.compression_level)
+    record = None if options.refresh_base else records.get(record_key)
+    if record and client.head_manifest(target.repository, record["tag"]) == record["digest"]:
+        return BakeResult(
+            image=str(target.with_tag(record["tag"])),
+            digest=record["digest"],
+            base=record["base"],
+            bytes_uploaded=0,
+            layers_built=0,
+            layers_reused=record["layers"],
+            image_size=record["image_size"],
+            seconds=time.perf_counter() - started,
+            up_to_date=True,
+        )
+    if base_client is None:
+        same = base_ref.registry == target.registry
+        base_client = client if same else RegistryClient(base_ref.registry)
+    result = _bake_fully(env, target, base_ref, options, cache_dir, client, base_client, started)
+    records.put(
+        record_key,
+        {
+            "tag": result.image.rsplit(":", 1)[1],
+            "digest": result.digest,
+            "base": result.base,
+            "layers": result.layers_built + result.layers_reused,
+            "image_size": result.image_size,
+        },
+    )
+    return result
+
+
+def _bake_fully(
+    env: LockedEnv,
+    target: ImageReference,
+    base_ref: ImageReference,
+    options: BakeOptions,
+    cache_dir: Path,
+    client: RegistryClient,
+    base_client: RegistryClient,
+    started: float,
+) -> BakeResult:
+    base = resolve_base(base_client, base_ref, env.spec.platform, ManifestCache(cache_dir))
+    check_python(base, env.python)
+    tag = target.tag or image_tag(env, base.digest)
+    uploaded_before = client.bytes_uploaded
+    with BakeProgress(enabled=options.progress) as progress:
+        staged = stage_env(env, cache_dir)
+        jobs = plan_layers(staged.packages, env.python, level=options.compression_level)
+        layers, built = build_layers(
+            jobs,
+            LayerCache(cache_dir),
+            level=options.compression_level,
+            workers=options.workers,
+            on_built=progress.layer_built,
+        )
+        config_bytes = canonical_json(_config(env, base, layers))
+        manifest = _manifest(base, layers, config_bytes)
+        _push_base_layers(client, base_client, target, base, cache_dir, progress)
+        for layer in layers:
+            progress.push(client, target.repository, layer.digest, layer.path, layer.packages)
+        client.push_blob(target.repository, manifest.config.digest, config_bytes)
+        digest = client.put_manifest(target.repository, tag, manifest.to_bytes(), OCI_MANIFEST)
+    return BakeResult(
+        image=str(target.with_tag(tag)),
+        digest=digest,
+        base=base.pinned,
+        bytes_uploaded=client.bytes_uploaded - uploaded_before,
+        layers_built=built,
+        layers_reused=len(layers) - built,
+        image_size=base.size + sum(layer.size for layer in layers) + len(config_bytes),
+        seconds=time.perf_counter() - started,
+        up_to_date=False,
+        notes=staged.notes,
+    )
+
+
+def _config(env: LockedEnv, base: BaseImage, layers: list[Layer]) -> dict:
+    pins = sorted(f"{p.name}=={p.version}" for p in env.packages)
+    labels = {
+        LABEL_ENV_ID: env.env_id,
+        LABEL_LOCK_HASH: lock_hash(env),
+        LABEL_PACKAGES: json.dumps(pins),
+        LABEL_PYTHON: env.python,
+        LABEL_PLATFORM: str(env.spec.platform),
+        LABEL_BASE: base.pinned,
+    }
+    history = [
+        HistoryEntry(f"bakery: install {' '.join(layer.packages)}", comment="bakery")
+        for layer in layers
+    ]
+    return derive_config(
+        base.config,
+        diff_ids=[layer.diff_id for layer in layers],
+        env=image_env(env.python),
+        labels=labels,
+        history=history,
+    )
+
+
+def _manifest(base: BaseImage, layers: list[Layer], config_bytes: bytes) -> ImageManifest:
+    ours = tuple(
+        Descriptor(
+            layer.media_type,
+            layer.digest,
+            layer.size,
+            annotations={ANNOTATION_LAYER_PACKAGES: ",".join(layer.packages)},
+        )
+        for layer in layers
+    )
+    base_layers = tuple(layer.as_oci_layer() for layer in base.manifest.layers)
+    return ImageManifest(
+        config=config_descriptor(config_bytes),
+        layers=base_layers + ours,
+        annotations={
+            ANNOTATION_BASE_NAME: str(base.reference.with_tag(base.reference.tag or "latest")),
+            ANNOTATION_BASE_DIGEST: base.digest,
+        },
+    )
+
+
+def _push_base_layers(
+    client: RegistryClient,
+    base_client: RegistryClient,
+    target: ImageReference,
+    base: BaseImage,
+    cache_dir: Path,
+    progress: BakeProgress,
+) -> None:
+    """Make the target repository hold the base's layers: present, mounted, or copied."""
+    same_registry = base_client.registry == client.registry
+    for layer in base.manifest.layers:
+        if layer.urls or client.blob_exists(target.repository, layer.digest):
+            continue  # non-distributable layers stay where their urls point
+        if same_registry and client.mount_blob(
+            target.repository, layer.digest, base.reference.repository
+        ):
+            continue
+        path = cache_dir / "blobs" / "sha256" / layer.digest.split(":", 1)[1]
+        if not path.is_file():
+            base_client.pull_blob(base.reference.repository, layer.digest, path)
+        progress.push(client, target.repository, layer.digest, path, ("base layer",))
+
+
+class PushRecords:
+    """What was pushed where: `<dir>/<key>.json` for (repository, env, base, options)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def key(target: ImageReference, env: LockedEnv, base: ImageReference, level: int) -> str:
+        text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}|gzip{level}"
+        return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+    def get(self, key: str) -> dict | None:
+        try:
+            return json.loads((self.root / f"{key}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def put(self, key: str, record: dict) -> None:
+        write_atomic(self.root / f"{key}.json", json.dumps(record, sort_keys=True))

@@ -1,0 +1,118 @@
+"""`inspect_image`: a readable bill of materials for an image, from its manifest and config only.
+
+Nothing is pulled but two small documents: Bakery writes the packages of each layer into the
+manifest's layer annotations and the environment's identity into the config's labels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..registry import RegistryClient
+from ..registry.reference import ImageReference
+from ..spec import TargetPlatform
+from .base import select_platform
+from .oci import (
+    ACCEPT,
+    ANNOTATION_BASE_DIGEST,
+    ANNOTATION_BASE_NAME,
+    ANNOTATION_LAYER_PACKAGES,
+    INDEX_TYPES,
+    LABEL_BASE,
+    LABEL_ENV_ID,
+    LABEL_LOCK_HASH,
+    LABEL_PACKAGES,
+    LABEL_PLATFORM,
+    LABEL_PYTHON,
+    ImageManifest,
+)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One layer: digest, compressed size, and the packages it holds (empty for base layers)."""
+
+    digest: str
+    size: int
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image is made of. Bakery fields are None for images Bakery did not bake."""
+
+    reference: str
+    digest: str
+    os: str
+    architecture: str
+    layers: tuple[LayerInfo, ...]
+    packages: tuple[str, ...]
+    env: tuple[str, ...]
+    env_id: str | None
+    lock_hash: str | None
+    python: str | None
+    platform: str | None
+    base: str | None
+    size: int
+
+    @property
+    def base_size(self) -> int:
+        return sum(layer.size for layer in self.layers if not layer.packages)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["layers"] = [asdict(layer) for layer in self.layers]
+        data["base_size"] = self.base_size
+        return data
+
+
+def inspect_image(
+    reference: str,
+    *,
+    client: RegistryClient | None = None,
+    platform: TargetPlatform | None = None,
+) -> ImageInfo:
+    """Read `reference`'s manifest (for `platform` if it is an index) and config."""
+    ref = ImageReference.parse(reference)
+    client = client or RegistryClient(ref.registry)
+    fetched = client.get_manifest(ref.repository, ref.reference, accept=ACCEPT)
+    document, digest = json.loads(fetched.body), fetched.digest
+    if fetched.media_type in INDEX_TYPES or "manifests" in document:
+        entry = select_platform(document, platform or TargetPlatform.parse("linux-64"), ref)
+        fetched = client.get_manifest(ref.repository, entry.digest, accept=ACCEPT)
+        document, digest = json.loads(fetched.body), fetched.digest
+    manifest = ImageManifest.from_dict(document)
+    config = json.loads(client.get_blob_bytes(ref.repository, manifest.config.digest))
+    labels = (config.get("config") or {}).get("Labels") or {}
+    layers = tuple(
+        LayerInfo(
+            layer.digest,
+            layer.size,
+            tuple(
+                p
+                for p in (layer.annotations or {}).get(ANNOTATION_LAYER_PACKAGES, "").split(",")
+                if p
+            ),
+        )
+        for layer in manifest.layers
+    )
+    base = labels.get(LABEL_BASE)
+    if base is None and manifest.annotations.get(ANNOTATION_BASE_NAME):
+        base = f"{manifest.annotations[ANNOTATION_BASE_NAME]}@{manifest.annotations.get(ANNOTATION_BASE_DIGEST)}"
+    return ImageInfo(
+        reference=str(ref.with_digest(digest)),
+        digest=digest,
+        os=config.get("os", "?"),
+        architecture=config.get("architecture", "?"),
+        layers=layers,
+        packages=tuple(json.loads(labels.get(LABEL_PACKAGES, "[]"))),
+        env=tuple((config.get("config") or {}).get("Env") or ()),
+        env_id=labels.get(LABEL_ENV_ID),
+        lock_hash=labels.get(LABEL_LOCK_HASH),
+        python=labels.get(LABEL_PYTHON),
+        platform=labels.get(LABEL_PLATFORM),
+        base=base,
+        size=sum(layer.size for layer in layers) + manifest.config.size,
+    )

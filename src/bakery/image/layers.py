@@ -1,0 +1,262 @@
+"""Deterministic image layers: sorted tar entries, fixed metadata, gzip with a fixed header.
+
+Equal file trees give byte-identical layer blobs on any machine, so two images that share a
+package share its layer digest and a registry stores (and a node pulls) it once. A layer is
+written in one pass: the tar stream is hashed (diff_id) and compressed (digest) as it goes.
+Compression runs in zlib, which releases the GIL, so `build_layers` compresses in threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+
+from ..errors import ImageError
+
+LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+# Level 1 compresses ~3x faster than 6 for ~15% larger blobs: a cold bake is compression-bound.
+DEFAULT_COMPRESSION_LEVEL = 1
+_CHUNK = 1 << 20  # compress in 1 MiB slices: big enough that zlib runs without the GIL
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A directory on disk placed at `prefix` (a relative POSIX path) inside the image."""
+
+    source: Path
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A built layer blob: `digest` of the gzip bytes, `diff_id` of the tar, and where it lies."""
+
+    digest: str
+    diff_id: str
+    size: int
+    uncompressed_size: int
+    path: Path
+    packages: tuple[str, ...] = ()
+    media_type: str = LAYER_MEDIA_TYPE
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        data["packages"] = list(self.packages)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Layer:
+        return cls(**{**data, "path": Path(data["path"]), "packages": tuple(data["packages"])})
+
+
+class _HashingGzipWriter:
+    """A write-only file object: hashes what tarfile writes, gzips it to `out`, hashes that."""
+
+    def __init__(self, out, level: int) -> None:
+        self._out = out
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._buffer = bytearray()
+        self._crc = 0
+        self.raw_sha = hashlib.sha256()
+        self.gz_sha = hashlib.sha256()
+        self.raw_size = 0
+        self.gz_size = 0
+        self._emit(_GZIP_HEADER)
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        if len(self._buffer) >= _CHUNK:
+            self._flush_buffer()
+        return len(data)
+
+    def tell(self) -> int:
+        return self.raw_size + len(self._buffer)
+
+    def close(self) -> None:
+        self._flush_buffer()
+        self._emit(self._deflate.flush())
+        trailer = self._crc.to_bytes(4, "little") + (self.raw_size & 0xFFFFFFFF).to_bytes(
+            4, "little"
+        )
+        self._emit(trailer)
+
+    def _flush_buffer(self) -> None:
+        chunk = bytes(self._buffer)
+        self._buffer.clear()
+        self.raw_sha.update(chunk)
+        self._crc = zlib.crc32(chunk, self._crc)
+        self.raw_size += len(chunk)
+        self._emit(self._deflate.compress(chunk))
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self._out.write(data)
+            self.gz_sha.update(data)
+            self.gz_size += len(data)
+
+
+def _tarinfo(
+    name: str, mode: int, kind: bytes, size: int = 0, linkname: str = ""
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.linkname = linkname
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _entries(trees: Sequence[Tree]) -> dict[str, tuple[Path | None, os.stat_result | None]]:
+    """Every path the layer holds (parents of each prefix included), mapped to its source."""
+    entries: dict[str, tuple[Path | None, os.stat_result | None]] = {}
+    for tree in trees:
+        prefix = PurePosixPath(tree.prefix)
+        if str(prefix) != ".":  # "." places the tree at the root
+            for parent in [*reversed(prefix.parents[:-1]), prefix]:
+                entries.setdefault(str(parent), (None, None))
+        for dirpath, dirnames, filenames in os.walk(tree.source):
+            rel = Path(dirpath).relative_to(tree.source)
+            for name in dirnames + filenames:
+                source = Path(dirpath) / name
+                entries[str(prefix / rel.as_posix() / name)] = (source, source.lstat())
+    return entries
+
+
+def _add_entry(tar: tarfile.TarFile, name: str, source: Path | None, st) -> None:
+    if source is None or stat.S_ISDIR(st.st_mode):
+        tar.addfile(_tarinfo(name, 0o755, tarfile.DIRTYPE))
+    elif stat.S_ISLNK(st.st_mode):
+        tar.addfile(_tarinfo(name, 0o777, tarfile.SYMTYPE, linkname=os.readlink(source)))
+    elif stat.S_ISREG(st.st_mode):
+        mode = 0o755 if st.st_mode & 0o111 else 0o644
+        with open(source, "rb") as f:
+            tar.addfile(_tarinfo(name, mode, tarfile.REGTYPE, size=st.st_size), f)
+    # sockets, fifos and devices have no place in an environment layer: skipped
+
+
+def write_layer(
+    trees: Sequence[Tree], dest_dir: Path, *, level: int = DEFAULT_COMPRESSION_LEVEL
+) -> Layer:
+    """Tar and gzip `trees` into a blob under `dest_dir/sha256/`, named by its digest.
+
+    The blob is written to a temporary file and renamed into place, so an interrupted or
+    failed build (disk full) leaves nothing that looks like a finished layer.
+    """
+    blobs = dest_dir / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".layer-", dir=blobs)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            sink = _HashingGzipWriter(out, level)
+            with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for name, (source, st) in sorted(_entries(trees).items()):
+                    _add_entry(tar, name, source, st)
+            sink.close()
+        digest = "sha256:" + sink.gz_sha.hexdigest()
+        final = blobs / sink.gz_sha.hexdigest()
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Layer(
+        digest=digest,
+        diff_id="sha256:" + sink.raw_sha.hexdigest(),
+        size=sink.gz_size,
+        uncompressed_size=sink.raw_size,
+        path=final,
+    )
+
+
+@dataclass(frozen=True)
+class LayerJob:
+    """A layer to build: its content key (for the cache), trees, and the packages it holds."""
+
+    key: str
+    trees: tuple[Tree, ...]
+    packages: tuple[str, ...]
+
+
+class LayerCache:
+    """Built layers by content key: `layers/<key>.json` describing a blob in `blobs/sha256/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self.index = root / "layers"
+
+    def get(self, key: str) -> Layer | None:
+        try:
+            layer = Layer.from_dict(json.loads((self.index / f"{key}.json").read_text()))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+        if not layer.path.is_file() or layer.path.stat().st_size != layer.size:
+            return None
+        return layer
+
+    def put(self, key: str, layer: Layer) -> None:
+        write_atomic(self.index / f"{key}.json", json.dumps(layer.to_dict(), sort_keys=True))
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write a file through a temporary sibling and a rename: readers see all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode() if isinstance(text, str) else text
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_layers(
+    jobs: Sequence[LayerJob],
+    cache: LayerCache,
+    *,
+    level: int = DEFAULT_COMPRESSION_LEVEL,
+    workers: int | None = None,
+    on_built: Callable[[LayerJob, Layer], None] | None = None,
+) -> tuple[list[Layer], int]:
+    """Build (or take from `cache`) one layer per job, in order; returns (layers, number built).
+
+    Missing layers are compressed in parallel threads. A full disk raises `ImageError`.
+    """
+    found = {job.key: cache.get(job.key) for job in jobs}
+    todo = [job for job in jobs if found[job.key] is None]
+
+    def build(job: LayerJob) -> Layer:
+        try:
+            layer = write_layer(job.trees, cache.blobs, level=level)
+        except OSError as e:
+            raise ImageError(
+                f"could not write the layer for {', '.join(job.packages) or job.key} in "
+                f"{cache.blobs} ({e.strerror or e}): free disk space there or point "
+                "BAKERY_CACHE_DIR at a larger disk, then bake again"
+            ) from e
+        layer = Layer(**{**layer.__dict__, "packages": job.packages})
+        cache.put(job.key, layer)
+        if on_built:
+            on_built(job, layer)
+        return layer
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+            for job, layer in zip(todo, pool.map(build, todo), strict=True):
+                found[job.key] = layer
+    return [found[job.key] for job in jobs], len(todo)  # type: ignore[misc]

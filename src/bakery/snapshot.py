@@ -1,0 +1,191 @@
+"""Package snapshots: every artifact of an environment, stored once in a datastore.
+
+Remote tasks rebuild their environment from the snapshot alone, so they never depend on PyPI or
+a conda channel being up. Keys are content addressed (`packages/<sha256>/<filename>`), so an
+artifact shared by many environments and runs is stored once. The store is anything with
+`existing`, `put` and `get` (the Metaflow adapter wraps the flow's datastore).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from .errors import SnapshotError
+from .lock.model import LockedEnv, LockedPackage
+from .resolve.indexes import IndexConfig, redact
+
+
+class PackageStore(Protocol):
+    """Where snapshots live: keys are relative paths."""
+
+    def existing(self, keys: list[str]) -> set[str]: ...
+
+    def put(self, items: list[tuple[str, Path]]) -> None: ...
+
+    def get(self, keys: list[str], dest: Path) -> dict[str, Path]: ...
+
+
+def package_key(package: LockedPackage) -> str:
+    return f"packages/{package.sha256}/{package.filename}"
+
+
+def tool_key(name: str, sha256: str, filename: str) -> str:
+    return f"tools/{name}/{sha256}/{filename}"
+
+
+def snapshot_env(
+    env: LockedEnv,
+    store: PackageStore,
+    *,
+    indexes: IndexConfig | None = None,
+    work_dir: Path | None = None,
+) -> int:
+    """Store the artifacts of `env` that the store lacks; returns how many were uploaded."""
+    wanted = {package_key(p): p for p in env.packages}
+    missing = [wanted[k] for k in sorted(wanted.keys() - store.existing(list(wanted)))]
+    if not missing:
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bakery-snapshot-", dir=work_dir) as tmp:
+        files = download_packages(env, missing, Path(tmp), indexes=indexes)
+        store.put([(package_key(p), files[p.sha256]) for p in missing])
+    return len(missing)
+
+
+def restore_env(env: LockedEnv, store: PackageStore, dest: Path) -> Path:
+    """Fetch every artifact of `env` from the store into `dest` (by filename), sha256-checked."""
+    dest.mkdir(parents=True, exist_ok=True)
+    keys = [package_key(p) for p in env.packages]
+    absent = set(keys) - store.existing(keys)
+    if absent:
+        names = ", ".join(sorted(k.rsplit("/", 1)[-1] for k in absent)[:5])
+        raise SnapshotError(
+            f"the package snapshot of environment {env.short_id} is incomplete ({names} missing): "
+            "run the flow again from a machine that can reach the package index to re-store it"
+        )
+    fetched = store.get(keys, dest)
+    for package in env.packages:
+        path = fetched[package_key(package)]
+        verify_sha256(path, package.sha256, package.filename)
+        target = dest / package.filename
+        if path != target:
+            shutil.move(str(path), target)
+    return dest
+
+
+def verify_sha256(path: Path, expected: str, what: str) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise SnapshotError(
+            f"{what} does not match the sha256 in the lockfile (got {digest.hexdigest()[:16]}…): "
+            "the file was altered or truncated; delete it from the snapshot and run again"
+        )
+
+
+def download_packages(
+    env: LockedEnv,
+    packages: Iterable[LockedPackage],
+    dest: Path,
+    *,
+    indexes: IndexConfig | None = None,
+) -> dict[str, Path]:
+    """Download some of `env`'s artifacts by their lock URL, verified; sha256 -> path."""
+    packages = list(packages)
+    conda = [p for p in packages if p.kind == "conda"]
+    pypi = [p for p in packages if p.kind != "conda"]
+    result: dict[str, Path] = {}
+    if conda:
+        from .envs.conda_install import download_conda_packages
+
+        subset = dataclasses.replace(env, packages=tuple(conda))
+        for package, path in zip(conda, download_conda_packages(subset, dest), strict=True):
+            result[package.sha256] = path
+    if pypi:
+        auth = _credentials_by_host(indexes or IndexConfig.from_environment())
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for package, path in zip(
+                pypi, pool.map(lambda p: _fetch(p, dest, auth), pypi), strict=True
+            ):
+                result[package.sha256] = path
+    return result
+
+
+def _credentials_by_host(indexes: IndexConfig) -> dict[str, tuple[str, str]]:
+    found = {}
+    for url in filter(None, [indexes.index_url, *indexes.extra_index_urls]):
+        parts = urlsplit(url)
+        if parts.username:
+            found[parts.hostname] = (unquote(parts.username), unquote(parts.password or ""))
+    return found
+
+
+def _fetch(package: LockedPackage, dest: Path, auth: dict[str, tuple[str, str]]) -> Path:
+    target = dest / package.filename
+    parts = urlsplit(package.url)
+    try:
+        if parts.scheme == "file":
+            shutil.copyfile(unquote(parts.path), target)
+        else:
+            import httpx
+
+            with httpx.stream(
+                "GET",
+                package.url,
+                auth=auth.get(parts.hostname),
+                follow_redirects=True,
+                timeout=120,
+            ) as response:
+                response.raise_for_status()
+                with open(target, "wb") as f:
+                    for chunk in response.iter_bytes(1 << 20):
+                        f.write(chunk)
+    except Exception as e:  # noqa: BLE001 - every transport error becomes one message
+        raise SnapshotError(
+            f"cannot download {package.filename} from {redact(package.url)} to snapshot it: {e}"
+        ) from None
+    verify_sha256(target, package.sha256, package.filename)
+    return target
+
+
+def snapshot_uv(env: LockedEnv, store: PackageStore, *, indexes: IndexConfig | None = None) -> str:
+    """Store the uv wheel for `env`'s platform; returns its key. The bootstrap installs with it."""
+    from importlib.metadata import version
+
+    from .resolve.pypi import resolve_pypi
+    from .spec import Requirement
+
+    spec = dataclasses.replace(env.spec, pypi=(Requirement("uv", f"=={version('uv')}"),), conda=())
+    uv_env = resolve_pypi(spec, env.python, indexes=indexes)
+    wheel = next(p for p in uv_env.packages if p.name == "uv")
+    key = tool_key("uv", wheel.sha256, wheel.filename)
+    if not store.existing([key]):
+        with tempfile.TemporaryDirectory(prefix="bakery-snapshot-") as tmp:
+            files = download_packages(uv_env, [wheel], Path(tmp), indexes=indexes)
+            store.put([(key, files[wheel.sha256])])
+    return key
+
+
+def unpack_uv(wheel: Path, dest: Path) -> Path:
+    """Extract the uv binary from its wheel into `dest`; returns its path."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(
+            n for n in archive.namelist() if n.endswith(("/scripts/uv", "/scripts/uv.exe"))
+        )
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / Path(member).name
+        with archive.open(member) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+    target.chmod(0o755)
+    return target

@@ -1,0 +1,74 @@
+"""The `@conda` / `@conda_base` decorators: core Metaflow's, plus `channels=`, with the
+environment's own `bin/` on PATH.
+
+Metaflow attaches it to every step under `--environment=conda|pypi`. Core puts the folder of the
+interpreter's *real path* on PATH, which for a venv is the base interpreter's folder; Bakery's
+environments are venvs, so the environment's own `bin/` must come first instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from metaflow.plugins.pypi.conda_decorator import CondaFlowDecorator, CondaStepDecorator
+
+
+class BakeryCondaStepDecorator(CondaStepDecorator):
+    """@conda(packages=..., libraries=..., python=..., channels=..., disabled=...)."""
+
+    name = "conda"
+    defaults = {**CondaStepDecorator.defaults, "channels": []}
+
+    def task_pre_step(
+        self,
+        step_name,
+        task_datastore,
+        meta,
+        run_id,
+        task_id,
+        flow,
+        graph,
+        retry_count,
+        max_retries,
+        ubf_context,
+        inputs,
+    ):
+        if self.disabled:
+            return
+        env_bin = os.path.join(sys.prefix, "bin")
+        path = os.environ.get("PATH", "")
+        if env_bin not in path.split(os.pathsep):
+            os.environ["PATH"] = os.pathsep.join(filter(None, (env_bin, path)))
+        env_id = os.environ.get("BAKERY_ENV_ID")
+        if env_id:
+            from metaflow.metadata_provider import MetaDatum
+
+            meta.register_metadata(
+                run_id,
+                step_name,
+                task_id,
+                [
+                    MetaDatum(
+                        field="bakery_env_id",
+                        value=env_id,
+                        type="bakery_env_id",
+                        tags=["attempt_id:%d" % retry_count],
+                    )
+                ],
+            )
+
+    def runtime_step_cli(self, cli_args, retry_count, max_user_code_retries, ubf_context):
+        super().runtime_step_cli(cli_args, retry_count, max_user_code_retries, ubf_context)
+        if self.disabled:
+            return
+        env_id = self.environment.env_id(self.step)
+        if env_id:
+            cli_args.env["BAKERY_ENV_ID"] = env_id
+
+
+class BakeryCondaFlowDecorator(CondaFlowDecorator):
+    """@conda_base, accepting `channels=` like @conda."""
+
+    name = "conda_base"
+    defaults = {**CondaFlowDecorator.defaults, "channels": []}

@@ -1,0 +1,75 @@
+"""Bakery's package snapshots on Metaflow's datastore (local, S3, Azure, GS alike).
+
+Snapshots live under the same root core Metaflow uses for conda packages
+(`CONDA_PACKAGE_<TYPE>ROOT`, default `<datastore sysroot>/conda`), in a `bakery/` folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def package_root(datastore_class, echo=None) -> str:
+    from metaflow.plugins.pypi import _datastore_packageroot
+
+    class _Shim:
+        TYPE = datastore_class.TYPE
+
+        @staticmethod
+        def get_datastore_root_from_config(echo_fn, create_on_absent=True):
+            return datastore_class.get_datastore_root_from_config(echo_fn, create_on_absent)
+
+    return _datastore_packageroot(_Shim, echo or (lambda *a, **k: None)) + "/bakery"
+
+
+class DatastorePackageStore:
+    """`bakery.snapshot.PackageStore` over a Metaflow DataStoreStorage."""
+
+    def __init__(self, datastore_type: str, echo=None) -> None:
+        from metaflow.plugins import DATASTORES
+
+        datastore_class = next(d for d in DATASTORES if d.TYPE == datastore_type)
+        self.root = package_root(datastore_class, echo)
+        self.storage = datastore_class(self.root)
+
+    def existing(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        return {k for k, present in zip(keys, self.storage.is_file(keys), strict=True) if present}
+
+    def put(self, items: list[tuple[str, Path]]) -> None:
+        handles = [(key, open(path, "rb")) for key, path in items]
+        try:
+            self.storage.save_bytes(iter(handles), overwrite=False, len_hint=len(handles))
+        finally:
+            for _, handle in handles:
+                handle.close()
+
+    def get(self, keys: list[str], dest: Path) -> dict[str, Path]:
+        found = {}
+        dest.mkdir(parents=True, exist_ok=True)
+        with self.storage.load_bytes(keys) as loaded:
+            for key, local_path, _ in loaded:
+                if local_path is None:
+                    continue
+                target = dest / (key.replace("/", "_"))
+                shutil.copyfile(local_path, target)
+                found[key] = target
+        return found
+
+    def put_text(self, key: str, text: str, tmp_dir: Path) -> None:
+        path = tmp_dir / os.path.basename(key)
+        path.write_text(text)
+        handle = open(path, "rb")
+        try:
+            self.storage.save_bytes(iter([(key, handle)]), overwrite=True, len_hint=1)
+        finally:
+            handle.close()
+
+    def get_text(self, key: str) -> str | None:
+        with self.storage.load_bytes([key]) as loaded:
+            for _, local_path, _ in loaded:
+                return Path(local_path).read_text() if local_path else None
+        return None

@@ -1,0 +1,1 @@
+"""Tests of bakery.registry: references, credentials, and the client against a real registry."""
