@@ -233,6 +233,7 @@ def profile_warm_run(flow: Path, env: dict[str, str], root: Path) -> None:
     log(f"profiled Bakery run: {seconds:.2f} s; launcher process, cumulative:")
     stats = pstats.Stats(str(out), stream=sys.stderr)
     stats.sort_stats("cumulative").print_stats(r"bakery|conda_decorator|runtime\.py", 20)
+    stats.print_callees(r"conda_decorator.py:\d+\(runtime_init\)")  # the code package extraction
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
