@@ -88,14 +88,9 @@ def flow_source(with_environments: bool) -> str:
 
 def flow_env(root: Path) -> dict[str, str]:
     """A run isolated from the user's caches and Metaflow config (local datastore, metadata)."""
-    from bakery.uvbin import uv_binary
-
     cache = str(root / "bakery-cache")
     return clean_env(
         {
-            # pinned so that Bakery's threads do not look uv up concurrently: the lookup's
-            # sysconfig call races on first use (see benchmarks/README.md, "Known issues")
-            "BAKERY_UV": uv_binary(),
             "USER": "dev",  # Metaflow refuses to run as root without a user name
             "BAKERY_CACHE_DIR": cache,
             "METAFLOW_BAKERY_CACHE_DIR": cache,
