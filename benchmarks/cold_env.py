@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,6 +75,7 @@ class Setup:
         )
         self.counter = 0
         self.pip_env: Path | None = None
+        self.outside_uv: list[float] = []  # Bakery's realize() time not spent in uv commands
 
     def fresh(self, name: str) -> Path:
         """A new, not yet existing path under the scratch root."""
@@ -154,16 +158,41 @@ def bakery_realize(s: Setup, uv_cache: Path | None) -> float:
     cache = uv_cache or s.fresh("uv-cache-cold")
     bakery_root = s.fresh("bakery-cache")
     try:
-        with s.uv_cache(cache):
+        with s.uv_cache(cache), _time_in_subprocesses() as in_uv:
             start = time.perf_counter()
             built = realize(s.lock, EnvCache(bakery_root), indexes=s.indexes)
             elapsed = time.perf_counter() - start
         assert built.created, "a fresh cache must build the environment"
+        s.outside_uv.append(elapsed - in_uv[0])
         return elapsed
     finally:
         remove(bakery_root)
         if uv_cache is None:
             remove(cache)
+
+
+@contextmanager
+def _time_in_subprocesses() -> Iterator[list[float]]:
+    """Seconds spent inside `subprocess.run` (Bakery's uv commands) during the block.
+
+    What is left of Bakery's time is its own overhead, which network and load noise
+    (they slow uv, the same for both sides) cannot hide.
+    """
+    total = [0.0]
+    original = subprocess.run
+
+    def run(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - start
+
+    subprocess.run = run
+    try:
+        yield total
+    finally:
+        subprocess.run = original
 
 
 def raw_compile(s: Setup) -> float:
@@ -292,6 +321,10 @@ def measure(repeat: int, pip_repeat: int) -> list[Row]:
             lambda: bakery_resolve(s),
             repeat,
             Goal("≤ 1.3×", max_ratio=1.3),
+        )
+        outside = statistics.median(s.outside_uv) * 1000
+        note(
+            f"environment creation: Bakery's time outside its uv commands, median {outside:.0f} ms"
         )
         lookups, bakery_env = cached_lookup(s)
         rows.append(

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     require_bakery()
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument(
-        "--repeat", type=int, default=4, help="A/B repetitions per figure (default 4)"
+        "--repeat", type=int, default=5, help="A/B repetitions per figure (default 5)"
     )
     options.add_argument(
         "--warm-repeat", type=int, default=6, help="A/B repetitions of the warm run (default 6)"
