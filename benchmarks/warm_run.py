@@ -97,6 +97,8 @@ def flow_env(root: Path) -> dict[str, str]:
             "UV_CACHE_DIR": str(root / "uv-cache"),
             "METAFLOW_HOME": str(root / "metaflow-home"),
             "METAFLOW_DEFAULT_DATASTORE": "local",
+            # else Metaflow uses the first .metaflow folder above the flow (e.g. /tmp/.metaflow)
+            "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(root / "datastore"),
             "METAFLOW_DEFAULT_METADATA": "local",
         }
     )
