@@ -1,0 +1,84 @@
+"""Run every figure once and print one table (also written to benchmarks/results.md).
+
+.venv/bin/python -m benchmarks            # or: .venv/bin/python benchmarks/run_all.py
+.venv/bin/python -m benchmarks --repeat 5 --pip-repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import cold_env, warm_run
+from benchmarks._common import (
+    NOTES,
+    log,
+    machine_summary,
+    markdown_table,
+    require_bakery,
+    runs_detail,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    require_bakery()
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument(
+        "--repeat", type=int, default=5, help="A/B repetitions per figure (default 5)"
+    )
+    options.add_argument(
+        "--warm-repeat", type=int, default=6, help="A/B repetitions of the warm run (default 6)"
+    )
+    options.add_argument(
+        "--pip-repeat", type=int, default=2, help="repetitions of the slow pip anchor (default 2)"
+    )
+    options.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
+    args = options.parse_args(argv)
+
+    started = time.perf_counter()
+    log("figure 1: warm run")
+    rows = warm_run.measure(args.warm_repeat, breakdown=True)
+    log("figure 2: environment creation")
+    rows += cold_env.measure(args.repeat, args.pip_repeat)
+    elapsed = time.perf_counter() - started
+
+    table = markdown_table(rows)
+    print(table)
+    if not args.no_write:
+        RESULTS.write_text(report(table, runs_detail(rows), args, elapsed))
+        log(f"written to {RESULTS}")
+    return 0 if all(row.result != "MISS" for row in rows) else 1
+
+
+def report(table: str, detail: str, args: argparse.Namespace, elapsed: float) -> str:
+    notes = "\n".join(f"- {n}" if not n.startswith("warm run, where") else n for n in NOTES)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""# Bakery benchmarks: results
+
+{when}; {machine_summary()}; `.venv/bin/python -m benchmarks --repeat {args.repeat} \
+--warm-repeat {args.warm_repeat} --pip-repeat {args.pip_repeat}` ({elapsed:.0f} s in all). Medians of alternating runs
+(anchor and Bakery interleaved A B B A …); ratio = Bakery / anchor. How each figure is measured,
+and the index settings used: [README.md](README.md).
+
+{table}
+
+Every run (seconds):
+
+{detail}
+
+Context printed by the figures:
+
+{notes}
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
