@@ -157,35 +157,76 @@ def _fetch(package: LockedPackage, dest: Path, auth: dict[str, tuple[str, str]])
     return target
 
 
-def snapshot_uv(env: LockedEnv, store: PackageStore, *, indexes: IndexConfig | None = None) -> str:
-    """Store the uv wheel for `env`'s platform; returns its key. The bootstrap installs with it."""
+# The tools a bootstrap needs, by the name it knows them: their PyPI distributions. Each is
+# stored as the wheel of the version installed here, for the environment's platform.
+TOOL_DISTRIBUTIONS = {"uv": "uv", "rattler": "py-rattler"}
+
+
+def required_tools(env: LockedEnv) -> list[str]:
+    """The tools that rebuild `env`: rattler for conda packages, uv for a venv or PyPI ones."""
+    conda = bool(env.by_kind("conda"))
+    tools = ["rattler"] if conda else []
+    if env.by_kind("pypi") or not conda:
+        tools.append("uv")
+    return tools
+
+
+def snapshot_tools(
+    env: LockedEnv, store: PackageStore, *, indexes: IndexConfig | None = None
+) -> dict[str, str]:
+    """Store the wheel of every tool `env`'s bootstrap needs; returns tool name -> key."""
+    return {
+        tool: snapshot_tool(TOOL_DISTRIBUTIONS[tool], env, store, indexes=indexes)
+        for tool in required_tools(env)
+    }
+
+
+def snapshot_tool(
+    distribution: str, env: LockedEnv, store: PackageStore, *, indexes: IndexConfig | None = None
+) -> str:
+    """Store the wheel of `distribution` (the version installed here) for `env`'s platform and
+    Python; returns its key. The bootstrap unpacks it instead of installing anything."""
     from importlib.metadata import version
 
     from .resolve.pypi import resolve_pypi
     from .spec import Requirement
 
-    spec = dataclasses.replace(env.spec, pypi=(Requirement("uv", f"=={version('uv')}"),), conda=())
-    uv_env = resolve_pypi(spec, env.python, indexes=indexes)
-    wheel = next(p for p in uv_env.packages if p.name == "uv")
-    key = tool_key("uv", wheel.sha256, wheel.filename)
+    pin = Requirement(distribution, f"=={version(distribution)}")
+    spec = dataclasses.replace(env.spec, pypi=(pin,), conda=(), channels=())
+    tool_env = resolve_pypi(spec, env.python, indexes=indexes)
+    wheel = next(p for p in tool_env.packages if p.name == pin.name)
+    key = tool_key(distribution, wheel.sha256, wheel.filename)
     if not store.existing([key]):
         with tempfile.TemporaryDirectory(prefix="bakery-snapshot-") as tmp:
-            files = download_packages(uv_env, [wheel], Path(tmp), indexes=indexes)
+            files = download_packages(tool_env, [wheel], Path(tmp), indexes=indexes)
             store.put([(key, files[wheel.sha256])])
     return key
 
 
-def unpack_uv(wheel: Path, dest: Path) -> Path:
-    """Extract the uv binary from its wheel into `dest`; returns its path."""
+def unpack_wheel(wheel: Path, dest: Path) -> Path:
+    """Extract a wheel into `dest`, which then works as a `sys.path` entry; returns `dest`."""
     import zipfile
 
+    dest.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
-        member = next(
-            n for n in archive.namelist() if n.endswith(("/scripts/uv", "/scripts/uv.exe"))
-        )
-        dest.mkdir(parents=True, exist_ok=True)
-        target = dest / Path(member).name
-        with archive.open(member) as src, open(target, "wb") as out:
-            shutil.copyfileobj(src, out)
-    target.chmod(0o755)
-    return target
+        for member in archive.infolist():
+            target = (dest / member.filename).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                raise SnapshotError(
+                    f"{wheel.name} holds a path outside its folder: {member.filename}"
+                )
+            archive.extract(member, dest)
+            mode = member.external_attr >> 16
+            if mode & 0o111:
+                target.chmod(mode & 0o777)
+    return dest
+
+
+def unpack_uv(wheel: Path, dest: Path) -> Path:
+    """Extract the uv wheel into `dest`; returns the path of the uv binary in it."""
+    site = unpack_wheel(wheel, dest)
+    found = [*site.glob("*.data/scripts/uv"), *site.glob("*.data/scripts/uv.exe")]
+    if not found:
+        raise SnapshotError(f"{wheel.name} holds no uv binary: store the snapshot again")
+    found[0].chmod(0o755)
+    return found[0]

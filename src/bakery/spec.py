@@ -25,7 +25,6 @@ _PLATFORMS = {
     "osx-64": ("x86_64", "darwin"),
 }
 DEFAULT_GLIBC = "2.28"
-_OPERATORS = ("==", "!=", ">=", "<=", "~=", ">", "<", "===")
 
 
 @dataclass(frozen=True, order=True)
@@ -170,8 +169,8 @@ def _specifier_text(name: str, version: str) -> str:
     version = str(version or "").strip()
     if not version:
         return ""
-    if version.startswith(_OPERATORS) or "," in version:
-        return version
+    if version[0] in "<>=!~" or "," in version:
+        return version  # an operator (or a malformed one, which the parser then reports)
     return f"=={version}"
 
 

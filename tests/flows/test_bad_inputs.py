@@ -4,46 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fixtures.flows import assert_clean_failure, two_step_flow
+
 pytestmark = [pytest.mark.slow]
-
-FLOW = """
-from metaflow import FlowSpec, pypi, step
-
-class BadFlow(FlowSpec):
-    @pypi(packages={PACKAGES}, python={PYTHON})
-    @step
-    def start(self):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-if __name__ == "__main__":
-    BadFlow()
-"""
 
 
 def _bad_flow(flows, packages: str, python: str = "None"):
-    return flows.write("bad.py", FLOW.replace("{PACKAGES}", packages).replace("{PYTHON}", python))
-
-
-def _assert_clean_failure(flows, result, *fragments: str) -> None:
-    assert result.returncode != 0
-    assert "Bakery could not prepare the environment" in result.output
-    assert "Traceback" not in result.output, result.output
-    for fragment in fragments:
-        assert fragment in result.output, f"{fragment!r} not in:\n{result.output}"
-    envs = flows.cache_dir / "envs"
-    assert not envs.exists() or not any(envs.iterdir()), "a half-made environment was left"
-    assert "Workflow starting" not in result.output, "tasks ran despite the bad input"
+    start = f"@pypi(packages={packages}, python={python})"
+    return flows.write("bad.py", two_step_flow("BadFlow", start=start))
 
 
 @pytest.mark.network
 def test_unknown_package(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"definitely-not-a-package-zz9": "1.0"}')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(
+    assert_clean_failure(
         isolated_flows, result, "step 'start'", "definitely-not-a-package-zz9", "was not found"
     )
 
@@ -52,7 +27,7 @@ def test_unknown_package(isolated_flows):
 def test_unsatisfiable_versions(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"requests": "2.32.3", "urllib3": "<1.0"}')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(
+    assert_clean_failure(
         isolated_flows, result, "step 'start'", "urllib3", "cannot be installed together"
     )
 
@@ -60,7 +35,7 @@ def test_unsatisfiable_versions(isolated_flows):
 def test_malformed_version_spec(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"tabulate": "==>1"}')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(
+    assert_clean_failure(
         isolated_flows, result, "step 'start'", "tabulate", "not a valid requirement"
     )
 
@@ -68,7 +43,7 @@ def test_malformed_version_spec(isolated_flows):
 def test_unknown_python_version(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"tabulate": "0.9.0"}', python='"2.7"')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(
+    assert_clean_failure(
         isolated_flows, result, "step 'start'", "no Python 2.7 found", "BAKERY_PYTHONS"
     )
 
@@ -76,7 +51,7 @@ def test_unknown_python_version(isolated_flows):
 def test_malformed_python_version(isolated_flows):
     flow = _bad_flow(isolated_flows, '{"tabulate": "0.9.0"}', python='"three"')
     result = isolated_flows.run(flow)
-    _assert_clean_failure(isolated_flows, result, "step 'start'", "python='three'")
+    assert_clean_failure(isolated_flows, result, "step 'start'", "python='three'")
 
 
 def test_unreachable_index(isolated_flows):
@@ -88,5 +63,5 @@ def test_unreachable_index(isolated_flows):
         PIP_CONFIG_FILE="/dev/null",
         UV_HTTP_RETRIES="0",
     )
-    _assert_clean_failure(isolated_flows, result, "step '", "cannot reach the package index")
+    assert_clean_failure(isolated_flows, result, "step '", "cannot reach the package index")
     assert "s3cret" not in result.output, "credentials leaked into the error"

@@ -146,7 +146,7 @@ def test_a_flow_that_fails_to_load_is_one_clean_error(capsys, flow_dir, base_ima
     args = ["bake", "broken.py", "--registry", f"{base_images.host}/x", "--base", base_images.oci]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "reading broken.py failed" in err and "no_such_module_x" in err
+    assert "`python broken.py bakery lock` failed" in err and "no_such_module_x" in err
     assert "Traceback" not in err
 
 

@@ -40,8 +40,10 @@ def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> di
             except ValueError:
                 break
     message = _without_traceback((proc.stderr.strip() or proc.stdout.strip()).splitlines())
+    # Metaflow's own headline ("Bakery:") adds nothing to the message under it
+    lines = [line for line in message[-15:] if line.strip() != "Bakery:"] or ["(no output)"]
     raise BakeryError(
-        f"reading {flow.name} failed:\n  " + "\n  ".join(message[-15:] or ["(no output)"])
+        f"`python {flow.name} bakery {' '.join(verb)}` failed:\n  " + "\n  ".join(lines)
     )
 
 

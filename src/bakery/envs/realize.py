@@ -22,6 +22,7 @@ def realize(
     package_dir: Path | None = None,
     on_build: Callable[[LockedEnv], None] | None = None,
     python: str | None = None,
+    on_built: Callable[[LockedEnv], None] | None = None,
 ) -> CachedEnv:
     """The cached environment for `env`, built (once, atomically) if missing.
 
@@ -37,6 +38,13 @@ def realize(
     def build(tmp: Path) -> None:
         if on_build:
             on_build(env)
+        try:
+            _build(tmp)
+        finally:
+            if on_built:
+                on_built(env)
+
+    def _build(tmp: Path) -> None:
         try:
             if conda:
                 from .conda_install import install_conda
@@ -76,6 +84,7 @@ def realize_all(
     *,
     indexes: IndexConfig | None = None,
     on_build: Callable[[LockedEnv], None] | None = None,
+    on_built: Callable[[LockedEnv], None] | None = None,
 ) -> dict[str, CachedEnv]:
     """Realize each distinct environment once, in parallel; returns env_id -> CachedEnv."""
     cache = cache or EnvCache()
@@ -86,7 +95,9 @@ def realize_all(
     def one(item: tuple[str, LockedEnv]) -> tuple[str, CachedEnv]:
         step, env = item
         try:
-            return env.env_id, realize(env, cache, indexes=indexes, on_build=on_build)
+            return env.env_id, realize(
+                env, cache, indexes=indexes, on_build=on_build, on_built=on_built
+            )
         except BakeryError as e:
             raise e.with_step(step) from None
 

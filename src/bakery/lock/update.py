@@ -37,11 +37,13 @@ def update_lock(
     *,
     frozen: bool = False,
     force: bool = False,
+    on_resolve: Callable[[int], Callable[[], None]] | None = None,
 ) -> LockUpdate:
     """Resolve only the steps whose spec changed; write the lock if anything changed.
 
     `frozen` refuses to change the lock and names the steps that would change. `force`
-    re-resolves every step (e.g. `bakery lock --upgrade`).
+    re-resolves every step (e.g. `bakery lock --upgrade`). `on_resolve(n)` is told when `n`
+    specs start resolving and returns the function called when they are done.
     """
     lock = read_lock(lock_path) or Lockfile(flow=flow_name)
     lock.flow = flow_name
@@ -56,7 +58,12 @@ def update_lock(
     for spec in stale.values():
         if force or lock.find_by_spec(spec) is None:
             to_resolve.setdefault(spec.spec_hash, spec)
-    resolved = _resolve_all(to_resolve, stale, resolver)
+    finish = on_resolve(len(to_resolve)) if (on_resolve and to_resolve) else None
+    try:
+        resolved = _resolve_all(to_resolve, stale, resolver)
+    finally:
+        if finish:
+            finish()
     for step, spec in stale.items():
         env = resolved.get(spec.spec_hash) or lock.find_by_spec(spec)
         lock.set_step(step, env)

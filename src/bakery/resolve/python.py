@@ -134,10 +134,43 @@ def find_interpreter(request: str) -> Interpreter:
         if version_matches(request, interpreter.version):
             _found[request] = interpreter
             return interpreter
+    if os.environ.get("BAKERY_PYTHON_DOWNLOADS", "").lower() in ("1", "true", "yes"):
+        interpreter = _download(request)
+        _found[request] = interpreter
+        return interpreter
     available = ", ".join(sorted({i.version for i in seen.values()})) or "none"
     raise PythonNotFoundError(
         f"no Python {request} found on this machine (found: {available}). "
         f"Install it (e.g. `uv python install {request}` or `pyenv install {request}`), "
-        "or point BAKERY_PYTHONS at its interpreter; to accept any patch release, "
-        f"ask for python='{'.'.join(request.split('.')[:2])}'"
+        "point BAKERY_PYTHONS at its interpreter, or set BAKERY_PYTHON_DOWNLOADS=1 to let uv "
+        "download it (from UV_PYTHON_INSTALL_MIRROR if you have a mirror)"
+        + (
+            f"; to accept any patch release, ask for python='{'.'.join(request.split('.')[:2])}'"
+            if request.count(".") == 2
+            else ""
+        )
+    )
+
+
+def _download(request: str) -> Interpreter:
+    """Let uv install a managed CPython for `request` (honouring UV_PYTHON_INSTALL_MIRROR)."""
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "automatic"}
+    install = subprocess.run(
+        [uv_binary(), "python", "install", request], capture_output=True, text=True, env=env
+    )
+    if install.returncode == 0:
+        find = subprocess.run(
+            [uv_binary(), "python", "find", "--managed-python", request],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        found = _probe(Path(find.stdout.strip())) if find.returncode == 0 else None
+        if found:
+            return found
+    mirror = os.environ.get("UV_PYTHON_INSTALL_MIRROR", "uv's default download site")
+    detail = " ".join(line.strip() for line in install.stderr.splitlines() if line.strip())
+    raise PythonNotFoundError(
+        f"Python {request} is not on this machine and downloading it from {mirror} failed "
+        f"({detail[-300:]}): install it yourself, or set UV_PYTHON_INSTALL_MIRROR to a reachable mirror"
     )

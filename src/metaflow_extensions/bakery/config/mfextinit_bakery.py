@@ -17,3 +17,6 @@ BAKERY_FROZEN = from_conf("BAKERY_FROZEN", False)
 
 # snapshot packages to the datastore: "auto" (non-local datastores), "always" or "never"
 BAKERY_SNAPSHOT = from_conf("BAKERY_SNAPSHOT", "auto")
+
+# "1": when no local interpreter satisfies python=, let uv download one (UV_PYTHON_INSTALL_MIRROR)
+BAKERY_PYTHON_DOWNLOADS = from_conf("BAKERY_PYTHON_DOWNLOADS", False)

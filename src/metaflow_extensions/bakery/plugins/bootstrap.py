@@ -3,8 +3,10 @@
     python -m metaflow_extensions.bakery.plugins.bootstrap LOCKFILE ENV_ID DATASTORE_TYPE LINK
 
 Runs in the task's folder, where Metaflow extracted the code package (which carries the
-lockfile and the `bakery` core). It fetches uv and every locked artifact from the datastore,
-builds the environment offline, and points LINK (e.g. `bakery-env`) at it.
+lockfile and the `bakery` core). It fetches the tools the environment needs (uv, and for conda
+packages py-rattler, as wheels) and every locked artifact from the datastore, builds the
+environment offline, and points LINK (e.g. `bakery-env`) at it. The machine needs only a
+Python (3.10+ for conda environments): no uv, no rattler, no package index.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def bootstrap(lockfile: str, env_id: str, datastore_type: str, link: str) -> Pat
     from bakery.envs.realize import realize
     from bakery.errors import SnapshotError
     from bakery.lock.io import read_lock
-    from bakery.snapshot import restore_env, unpack_uv
+    from bakery.snapshot import restore_env
 
     from .snapshot_store import DatastorePackageStore
 
@@ -29,17 +31,16 @@ def bootstrap(lockfile: str, env_id: str, datastore_type: str, link: str) -> Pat
     if lock is None or env_id not in lock.environments:
         raise SnapshotError(f"environment {env_id} is not in {lockfile} of the code package")
     env = lock.environments[env_id]
-    work = Path(os.environ.get("BAKERY_BOOTSTRAP_DIR", ".bakery"))
+    work = Path(os.environ.get("BAKERY_BOOTSTRAP_DIR", ".bakery")).resolve()
     store = DatastorePackageStore(datastore_type)
 
     manifest = json.loads(store.get_text(f"envs/{env_id}.json") or "{}")
-    if "uv" not in manifest:
+    if "env" not in manifest:
         raise SnapshotError(
             f"no package snapshot for environment {env_id[:12]} in {store.root}: "
             "run the flow from a workstation with a non-local datastore so Bakery stores it"
         )
-    fetched = store.get([manifest["uv"]], work)
-    os.environ["BAKERY_UV"] = str(unpack_uv(fetched[manifest["uv"]], work / "tools"))
+    install_tools(env, manifest, store, work / "tools")
 
     packages = restore_env(env, store, work / "packages")
     cache = EnvCache(Path(os.environ.get("BAKERY_CACHE_DIR", work / "envs")))
@@ -49,6 +50,41 @@ def bootstrap(lockfile: str, env_id: str, datastore_type: str, link: str) -> Pat
         link_path.unlink()
     link_path.symlink_to(cached.path.resolve(), target_is_directory=True)
     return cached.path
+
+
+def install_tools(env, manifest: dict, store, tools_dir: Path) -> None:
+    """Make the tools `env` needs usable in this process, from their snapshotted wheels."""
+    from bakery.errors import SnapshotError
+    from bakery.snapshot import required_tools, unpack_uv, unpack_wheel
+
+    needed = required_tools(env)
+    absent = [tool for tool in needed if tool not in manifest]
+    if absent:
+        raise SnapshotError(
+            f"the package snapshot of environment {env.short_id} lacks {', '.join(absent)}: "
+            "delete its envs/<id>.json from the datastore and run the flow again to re-store it"
+        )
+    fetched = store.get([manifest[tool] for tool in needed], tools_dir / "wheels")
+    if "uv" in needed:
+        os.environ["BAKERY_UV"] = str(unpack_uv(fetched[manifest["uv"]], tools_dir / "uv"))
+    if "rattler" in needed:
+        sys.path.insert(0, str(unpack_wheel(fetched[manifest["rattler"]], tools_dir / "rattler")))
+        # the package cache lives beside the environment, not in a home folder that may be read-only
+        os.environ.setdefault("RATTLER_CACHE_DIR", str(tools_dir / "rattler-cache"))
+        _check_importable("rattler", manifest["rattler"])
+
+
+def _check_importable(module: str, key: str) -> None:
+    from bakery.errors import SnapshotError
+
+    try:
+        __import__(module)
+    except ImportError as e:
+        raise SnapshotError(
+            f"the snapshotted {key.rsplit('/', 1)[-1]} does not load on Python "
+            f"{sys.version.split()[0]} here ({e}): run the bootstrap with Python 3.10+ on "
+            "the platform the environment was locked for"
+        ) from None
 
 
 def main(argv: list[str]) -> int:

@@ -58,6 +58,23 @@ class BakeryCondaStepDecorator(CondaStepDecorator):
                 ],
             )
 
+    def runtime_init(self, flow, graph, package, run_id):
+        if self.disabled:
+            return
+        cls = self.__class__
+        if cls._metaflow_home is None:
+            from pathlib import Path
+
+            from .code_home import CodeHome, code_home
+
+            home = code_home(package, Path(self.environment.cache_root()))
+            if home is None:  # this Metaflow's package API differs: core's way
+                return super().runtime_init(flow, graph, package, run_id)
+            cls._metaflow_home = CodeHome(home)
+            cls._addl_env_vars = package.get_post_extract_env_vars(
+                package.package_metadata, str(home)
+            )
+
     def runtime_step_cli(self, cli_args, retry_count, max_user_code_retries, ubf_context):
         super().runtime_step_cli(cli_args, retry_count, max_user_code_retries, ubf_context)
         if self.disabled:

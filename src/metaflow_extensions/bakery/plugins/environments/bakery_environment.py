@@ -144,11 +144,9 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
     def lock_path(self):
         if self._lock_path is None:
-            import inspect
-
             from bakery.lock import lock_path_for
 
-            self._lock_path = str(lock_path_for(inspect.getfile(type(self.flow))))
+            self._lock_path = str(lock_path_for(_flow_file(self.flow)))
         return self._lock_path
 
     def step_specs(self, only_steps=None, platform=None):
@@ -174,6 +172,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
         from bakery.envs.cache import EnvCache
         from bakery.envs.gc import remember_lock
+        from bakery.envs.progress import EnvProgress
         from bakery.envs.realize import realize_all
         from bakery.lock.update import update_lock
         from bakery.resolve import resolve
@@ -182,29 +181,33 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         specs = self.step_specs(only_steps)
         if not specs:
             return
+        if str(_config("BAKERY_PYTHON_DOWNLOADS", False)).lower() in ("1", "true", "yes"):
+            os.environ["BAKERY_PYTHON_DOWNLOADS"] = "1"  # the core reads plain variables
         indexes = IndexConfig.from_environment()
-        update = update_lock(
-            Path(self.lock_path()),
-            self.flow.name,
-            specs,
-            lambda spec: resolve(spec, indexes=indexes),
-            frozen=str(_config("BAKERY_FROZEN", False)).lower() in ("1", "true", "yes"),
-            force=self._force_rebuild,
-        )
-        if update.resolved_steps:
-            self._log(
-                "Locked %d step environment(s) in %s"
-                % (len(update.resolved_steps), os.path.basename(self.lock_path()))
-            )
-        self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
         cache = EnvCache(self.cache_dir())
-
-        def on_build(env):
-            self._log(
-                "Creating environment %s (%d packages) ..." % (env.short_id, len(env.packages))
+        with EnvProgress(self._log) as progress:
+            update = update_lock(
+                Path(self.lock_path()),
+                self.flow.name,
+                specs,
+                lambda spec: resolve(spec, indexes=indexes),
+                frozen=str(_config("BAKERY_FROZEN", False)).lower() in ("1", "true", "yes"),
+                force=self._force_rebuild,
+                on_resolve=progress.resolving,
             )
-
-        built = realize_all(self._locked.items(), cache, indexes=indexes, on_build=on_build)
+            if update.resolved_steps:
+                self._log(
+                    "Locked %d step environment(s) in %s"
+                    % (len(update.resolved_steps), os.path.basename(self.lock_path()))
+                )
+            self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
+            built = realize_all(
+                self._locked.items(),
+                cache,
+                indexes=indexes,
+                on_build=progress.building,
+                on_built=progress.built,
+            )
         self._envs = {step: built[env.env_id] for step, env in self._locked.items()}
         remember_lock(cache, Path(self.lock_path()))
         if self._snapshot_enabled():
@@ -217,11 +220,11 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         return setting in ("always", "1", "true", "yes")
 
     def _snapshot(self, indexes):
-        """Store every environment's artifacts (and uv) in the datastore, once."""
+        """Store every environment's artifacts (and the tools that install them), once."""
         import tempfile
         from pathlib import Path
 
-        from bakery.snapshot import snapshot_env, snapshot_uv
+        from bakery.snapshot import snapshot_env, snapshot_tools
 
         from ..snapshot_store import DatastorePackageStore
 
@@ -230,13 +233,18 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
             for env in {e.env_id: e for e in self._locked.values()}.values():
                 key = "envs/%s.json" % env.env_id
-                if store.existing([key]):
+                if _is_complete(store, key, env):
                     continue
                 stored += snapshot_env(env, store, indexes=indexes)
-                uv_key = snapshot_uv(env, store, indexes=indexes)
-                store.put_text(key, _dumps({"uv": uv_key, "env": env.to_dict()}), Path(tmp))
+                tools = snapshot_tools(env, store, indexes=indexes)
+                store.put_text(key, _dumps({**tools, "env": env.to_dict()}), Path(tmp))
         if stored:
             self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
+
+    def cache_root(self):
+        from bakery.envs.cache import default_cache_root
+
+        return self.cache_dir() or default_cache_root()
 
     def cache_dir(self):
         from pathlib import Path
@@ -258,6 +266,16 @@ class BakeryPyPIEnvironment(BakeryCondaEnvironment):
     TYPE = "pypi"
 
 
+def _flow_file(flow):
+    """The flow's script, as Metaflow itself finds it (sys.argv[0]), else the class's file."""
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if script.endswith(".py") and os.path.isfile(script):
+        return script
+    import inspect
+
+    return inspect.getfile(type(flow))
+
+
 def _core_files():
     from pathlib import Path
 
@@ -266,6 +284,17 @@ def _core_files():
     root = Path(bakery.__file__).parent
     for path in sorted(root.rglob("*.py")):
         yield str(path), str(Path("bakery") / path.relative_to(root))
+
+
+def _is_complete(store, manifest_key, env) -> bool:
+    """Whether the env's manifest is stored and names every tool its bootstrap needs (older
+    manifests may lack one)."""
+    from bakery.snapshot import required_tools
+
+    if not store.existing([manifest_key]):
+        return False
+    manifest = json.loads(store.get_text(manifest_key) or "{}")
+    return all(tool in manifest for tool in required_tools(env))
 
 
 def _dumps(data) -> str:

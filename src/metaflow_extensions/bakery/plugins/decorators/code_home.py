@@ -1,0 +1,84 @@
+"""A persistent, content-keyed home for the code package that local tasks import Metaflow from.
+
+Core Metaflow links every file of the code package into a fresh temporary folder at each run
+and deletes it at the end: hundreds of symlinks made and removed per run, which on slow disks
+costs a warm run more than everything else. The folder's content is a pure function of the
+package's member list (symlinks to the same files, plus small generated files), so Bakery keys
+it by that list and reuses it across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+KEEP_SECONDS = 7 * 24 * 3600
+
+
+class CodeHome:
+    """Stands in for the TemporaryDirectory core's @conda keeps: same `.name`, no cleanup."""
+
+    def __init__(self, path: Path) -> None:
+        self.name = str(path)
+
+    def cleanup(self) -> None:
+        pass  # kept for the next run; old homes are pruned when a new one is made
+
+
+def _member_key(package) -> str | None:
+    """Hash of what extract_into would lay out; None if this Metaflow hides the member list."""
+    from metaflow.packaging_sys import ContentType
+
+    try:
+        digest = hashlib.sha256(package.package_metadata.encode())
+        for orig, arc in sorted(package.user_tuples()):
+            digest.update(f"U{orig}\0{arc}\0".encode())
+        code = ContentType.CODE_CONTENT.value | ContentType.MODULE_CONTENT.value
+        for orig, arc in sorted(package._mfcontent.content_names(code)):
+            digest.update(f"C{orig}\0{arc}\0".encode())
+        for content, arc in package._mfcontent.contents(ContentType.OTHER_CONTENT):
+            data = content if isinstance(content, bytes) else Path(content).read_bytes()
+            digest.update(f"O{arc}\0".encode() + hashlib.sha256(data).digest())
+    except (AttributeError, TypeError, OSError):
+        return None
+    return digest.hexdigest()[:24]
+
+
+def code_home(package, cache_root: Path) -> Path | None:
+    """The folder holding the extracted package (made once per distinct content), or None."""
+    key = _member_key(package)
+    if key is None:
+        return None
+    homes = cache_root / "code"
+    home = homes / key
+    if (home / ".complete").exists():
+        os.utime(home / ".complete")
+        return home
+    homes.mkdir(parents=True, exist_ok=True)
+    tmp = homes / f".build-{key}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    package.extract_into(str(tmp))
+    (tmp / ".complete").touch()
+    try:
+        os.rename(tmp, home)
+    except OSError:  # another run made it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    _prune(homes, keep=home)
+    return home
+
+
+def _prune(homes: Path, keep: Path) -> None:
+    cutoff = time.time() - KEEP_SECONDS
+    for home in homes.iterdir():
+        if home == keep:
+            continue
+        marker = home / ".complete"
+        try:
+            stale = not marker.exists() or marker.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if stale and not home.name.startswith(".build-"):
+            shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,77 @@
+"""`bakery lock`, `bakery env show` and `bakery env gc` on a real flow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+FLOW = """
+from metaflow import FlowSpec, pypi, step
+
+class CliFlow(FlowSpec):
+    @pypi(packages={"six": "1.17.0"})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @pypi(disabled=True)
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    CliFlow()
+"""
+
+
+def test_lock_then_show_then_gc(isolated_flows):
+    flows = isolated_flows
+    flow = flows.write("cli_flow.py", FLOW)
+
+    locked = flows.bakery("lock", str(flow))
+    assert locked.returncode == 0, locked.output
+    lock = json.loads((flows.folder / "cli_flow.bakery.lock").read_text())
+    assert set(lock["steps"]) == {"start"}
+    (env,) = lock["environments"].values()
+    six = next(p for p in env["packages"] if p["name"] == "six")
+    assert six["version"] == "1.17.0" and len(six["sha256"]) == 64 and six["url"]
+
+    shown = json.loads(flows.bakery("env", "show", str(flow), "--json").check().stdout)
+    assert shown["steps"]["start"]["locked"] and not shown["steps"]["start"]["cached"]
+    assert shown["disabled_steps"] == ["end"]
+
+    flows.run(flow).check()
+    shown = json.loads(flows.bakery("env", "show", str(flow), "--json").check().stdout)
+    entry = shown["steps"]["start"]
+    assert entry["cached"] and entry["size"] > 0 and entry["cache_path"]
+
+    table = flows.bakery("env", "show", str(flow)).check().stdout
+    assert "six" in table and "cached" in table
+
+    kept = flows.bakery("env", "gc").check().stdout
+    assert "removed 0 environment(s), kept 1" in kept
+
+    (flows.folder / "cli_flow.bakery.lock").unlink()
+    freed = flows.bakery("env", "gc").check().stdout
+    assert "removed 1 environment(s)" in freed and "freed" in freed
+    assert not any((flows.cache_dir / "envs").iterdir())
+
+
+def test_lock_for_another_platform_keeps_this_platforms_entries(isolated_flows):
+    flows = isolated_flows
+    flow = flows.write("cli_flow.py", FLOW)
+    flows.bakery("lock", str(flow)).check()
+    flows.bakery("lock", str(flow), "--platform", "linux-aarch64").check()
+    lock = json.loads((flows.folder / "cli_flow.bakery.lock").read_text())
+    assert set(lock["steps"]["start"]) == {"linux-64", "linux-aarch64"}
+    arm = lock["environments"][lock["steps"]["start"]["linux-aarch64"]]
+    assert arm["spec"]["platform"] == "linux-aarch64"
+
+
+def test_cli_errors_are_one_line_without_traceback(isolated_flows):
+    result = isolated_flows.bakery("lock", "no_such_flow.py")
+    assert result.returncode == 1
+    assert "no_such_flow.py" in result.stderr and "Traceback" not in result.stderr

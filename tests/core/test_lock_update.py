@@ -1,0 +1,107 @@
+"""Lockfile updates: only changed steps are resolved; frozen runs refuse to change the lock.
+
+The resolver here is a plain function that records what it was asked (no index involved): what
+is under test is the bookkeeping of the lock, not resolution.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bakery.errors import FrozenLockError, LockError
+from bakery.lock import LockedEnv, LockedPackage, read_lock
+from bakery.lock.update import update_lock
+from bakery.spec import EnvSpec, TargetPlatform, pypi_requirements
+
+PLATFORM = TargetPlatform("linux-64", "2.28")
+
+
+def spec(**packages: str) -> EnvSpec:
+    return EnvSpec(python="3.11", pypi=pypi_requirements(packages), platform=PLATFORM)
+
+
+class RecordingResolver:
+    def __init__(self) -> None:
+        self.calls: list[EnvSpec] = []
+
+    def __call__(self, s: EnvSpec) -> LockedEnv:
+        self.calls.append(s)
+        packages = tuple(
+            LockedPackage(
+                "pypi",
+                r.name,
+                r.specifier.lstrip("=") or "1.0",
+                f"https://example.invalid/{r.name}.whl",
+                (r.name * 64)[:64],
+                f"{r.name}.whl",
+            )
+            for r in s.pypi
+        )
+        return LockedEnv(spec=s, python="3.11", packages=packages)
+
+
+def test_first_update_resolves_each_distinct_spec_once(tmp_path):
+    resolver = RecordingResolver()
+    path = tmp_path / "f.bakery.lock"
+    update = update_lock(
+        path, "F", {"a": spec(six="1.17.0"), "b": spec(six="1.17.0"), "c": spec()}, resolver
+    )
+    assert len(resolver.calls) == 2
+    assert update.written and sorted(update.resolved_steps) == ["a", "b", "c"]
+    lock = read_lock(path)
+    assert lock.steps["a"]["linux-64"] == lock.steps["b"]["linux-64"]
+
+
+def test_unchanged_specs_resolve_nothing_and_do_not_rewrite(tmp_path):
+    path = tmp_path / "f.bakery.lock"
+    specs = {"a": spec(six="1.17.0")}
+    update_lock(path, "F", specs, RecordingResolver())
+    mtime = path.stat().st_mtime_ns
+    resolver = RecordingResolver()
+    update = update_lock(path, "F", specs, resolver)
+    assert resolver.calls == [] and not update.written and path.stat().st_mtime_ns == mtime
+
+
+def test_only_the_changed_step_is_resolved_again(tmp_path):
+    path = tmp_path / "f.bakery.lock"
+    update_lock(
+        path, "F", {"a": spec(six="1.17.0"), "b": spec(tabulate="0.9.0")}, RecordingResolver()
+    )
+    resolver = RecordingResolver()
+    update = update_lock(
+        path, "F", {"a": spec(six="1.16.0"), "b": spec(tabulate="0.9.0")}, resolver
+    )
+    assert update.resolved_steps == ["a"] and len(resolver.calls) == 1
+
+
+def test_removed_steps_and_unused_environments_are_pruned(tmp_path):
+    path = tmp_path / "f.bakery.lock"
+    update_lock(
+        path, "F", {"a": spec(six="1.17.0"), "b": spec(tabulate="0.9.0")}, RecordingResolver()
+    )
+    update_lock(path, "F", {"a": spec(six="1.17.0")}, RecordingResolver())
+    lock = read_lock(path)
+    assert list(lock.steps) == ["a"] and len(lock.environments) == 1
+
+
+def test_frozen_update_names_the_step_and_the_change(tmp_path):
+    path = tmp_path / "f.bakery.lock"
+    update_lock(path, "F", {"a": spec(six="1.17.0")}, RecordingResolver())
+    before = path.read_text()
+    with pytest.raises(FrozenLockError, match=r"step 'a' changed: six ==1.17.0 -> ==1.16.0"):
+        update_lock(path, "F", {"a": spec(six="1.16.0")}, RecordingResolver(), frozen=True)
+    assert path.read_text() == before
+
+
+def test_a_corrupt_lockfile_is_one_clear_error(tmp_path):
+    path = tmp_path / "f.bakery.lock"
+    path.write_text("{not json")
+    with pytest.raises(LockError, match="not a valid Bakery lockfile"):
+        read_lock(path)
+
+
+def test_environment_id_ignores_the_spec_and_follows_the_artifacts():
+    resolver = RecordingResolver()
+    a = resolver(spec(six="1.17.0"))
+    b = LockedEnv(spec=spec(six=">=1.17"), python="3.11", packages=a.packages)
+    assert a.env_id == b.env_id
