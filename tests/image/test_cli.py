@@ -8,6 +8,7 @@ import pytest
 
 from bakery.cli.main import main
 from bakery.lock import Lockfile, write_lock
+from bakery.registry import RegistryClient
 
 from .locks import lock
 
@@ -77,3 +78,81 @@ def test_missing_base_is_an_error(capsys, lockfile, monkeypatch):
 def test_malformed_reference_in_show(capsys):
     assert main(["image", "show", "http://nope"]) == 1
     assert "scheme" in capsys.readouterr().err
+
+
+SIX_FLOW = """\
+from metaflow import FlowSpec, pypi, step
+
+
+class SixFlow(FlowSpec):
+    @pypi(packages={"six": "1.17.0"})
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    SixFlow()
+"""
+
+
+@pytest.fixture
+def flow_dir(tmp_path, monkeypatch):
+    """A folder for flow files; Metaflow needs a user other than root."""
+    monkeypatch.setenv("USER", "dev")
+    monkeypatch.setenv("BAKERY_CACHE_DIR", str(tmp_path / "bakery-cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_bake_a_flow_locks_it_then_pushes_one_image_per_environment(
+    capsys, flow_dir, base_images, shared_cache
+):
+    (flow_dir / "flow.py").write_text(SIX_FLOW)
+    common = ["flow.py", "--registry", f"{base_images.host}/cli/flow-envs"]
+    common += ["--base", base_images.oci, "--cache-dir", str(shared_cache)]
+    results = bake_json(capsys, *common)
+    assert (flow_dir / "flow.bakery.lock").is_file()
+    by_step = {step: env_id for env_id, r in results.items() for step in r["steps"]}
+    assert set(by_step) == {"start", "end"} and len(results) == 2
+    start = results[by_step["start"]]
+    with RegistryClient(base_images.host) as client:
+        name, tag = start["image"].split("/", 1)[1].rsplit(":", 1)
+        assert client.head_manifest(name, tag) == start["digest"]
+    assert main(["image", "show", start["reference"], "--json"]) == 0
+    assert "six==1.17.0" in json.loads(capsys.readouterr().out)["packages"]
+
+    again = bake_json(capsys, *common)
+    assert again.keys() == results.keys()
+    assert all(r["up_to_date"] and r["bytes_uploaded"] == 0 for r in again.values())
+    assert again[by_step["start"]]["reference"] == start["reference"]
+
+
+def test_bake_a_flow_prints_each_step_and_its_image(capsys, flow_dir, base_images, shared_cache):
+    (flow_dir / "flow.py").write_text(SIX_FLOW)
+    args = ["bake", "flow.py", "--registry", f"{base_images.host}/cli/flow-text"]
+    args += ["--base", base_images.oci, "--cache-dir", str(shared_cache), "--step", "start"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"start: {base_images.host}/cli/flow-text:" in out and "end:" not in out
+
+
+def test_a_flow_that_fails_to_load_is_one_clean_error(capsys, flow_dir, base_images):
+    (flow_dir / "broken.py").write_text("from metaflow import FlowSpec\nimport no_such_module_x\n")
+    args = ["bake", "broken.py", "--registry", f"{base_images.host}/x", "--base", base_images.oci]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "`python broken.py bakery lock` failed" in err and "no_such_module_x" in err
+    assert "Traceback" not in err
+
+
+def test_bake_needs_a_flow_or_a_lockfile(capsys, lockfile):
+    assert main(["bake", "--registry", "127.0.0.1:9/x", "--base", "b"]) == 1
+    assert "flow file" in capsys.readouterr().err
+    both = ["bake", "flow.py", "--lock", str(lockfile), "--registry", "127.0.0.1:9/x"]
+    assert main([*both, "--base", "b"]) == 1
+    assert "--lock" in capsys.readouterr().err

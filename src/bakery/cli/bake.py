@@ -1,4 +1,8 @@
-"""`bakery bake --lock FILE --registry REPO`: bake each locked environment into an image and push it."""
+"""`bakery bake FLOW --registry REPO`: bake each step environment into an image and push it.
+
+With a flow file, its lockfile is first brought up to date (as `bakery lock FLOW` does) and the
+environments of this platform's steps are baked; `--lock FILE` bakes a lockfile as it stands.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,25 @@ from rich.console import Console
 from ..errors import BakeryError, ImageError, LockError
 from ..image.bake import BakeOptions, BakeResult, bake
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
-from ..lock import read_lock
+from ..lock import Lockfile, read_lock
+from .flowcall import call_flow
 
 BASE_ENV = "BAKERY_BASE_IMAGE"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "bake", help="Bake locked environments into images and push them."
+        "bake", help="Bake a flow's step environments into images and push them."
     )
     parser.add_argument(
-        "--lock", required=True, type=Path, help="the lockfile, e.g. flow.bakery.lock"
+        "flow", nargs="?", help="the flow file, e.g. flow.py (its lockfile is updated first)"
+    )
+    parser.add_argument(
+        "--lock", type=Path, help="bake this lockfile as it stands instead of a flow's"
+    )
+    parser.add_argument(
+        "--platform",
+        help="with a flow: the target platform to lock and bake (default: this machine)",
     )
     parser.add_argument(
         "--registry", required=True, help="where to push, e.g. 127.0.0.1:5000/team/envs"
@@ -56,12 +68,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.flow is None) == (args.lock is None):
+        raise BakeryError(
+            "name a flow file (`bakery bake flow.py ...`) or a lockfile (--lock FILE)"
+        )
+    if args.platform and args.lock:
+        raise BakeryError("--platform goes with a flow file; with --lock every platform is baked")
     if not args.base:
         raise ImageError(f"no base image: pass --base (an image with Python) or set ${BASE_ENV}")
-    lock = read_lock(args.lock)
-    if lock is None:
-        raise LockError(f"no lockfile at {args.lock}: run `bakery lock FLOW.py` first")
-    steps = _steps_by_env(lock, args.step)
+    lock, steps = _locked_steps(args)
     options = BakeOptions(
         cache_dir=args.cache_dir,
         compression_level=args.level,
@@ -80,18 +95,52 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _steps_by_env(lock, only: list[str] | None) -> dict[str, list[str]]:
-    unknown = sorted(set(only or ()) - set(lock.steps))
+def _locked_steps(args: argparse.Namespace) -> tuple[Lockfile, dict[str, list[str]]]:
+    """The lockfile (a flow's, updated first, or `--lock`'s) and the environments to bake."""
+    if args.flow:
+        lock_path, platform_steps = _lock_flow(args.flow, args.platform, quiet=args.json)
+    else:
+        lock_path, platform_steps = args.lock, None
+    lock = read_lock(lock_path)
+    if lock is None:
+        raise LockError(f"no lockfile at {lock_path}: run `bakery lock FLOW.py` first")
+    steps = _steps_by_env(lock, args.step, platform_steps)
+    missing = sorted(env_id for env_id in steps if env_id not in lock.environments)
+    if missing:
+        raise LockError(
+            f"{lock_path} names environment(s) {', '.join(missing)} it does not hold: "
+            "run `bakery lock FLOW.py` to rewrite it"
+        )
+    return lock, steps
+
+
+def _lock_flow(flow: str, platform: str | None, quiet: bool) -> tuple[Path, dict[str, str]]:
+    """Bring `flow`'s lockfile up to date; return its path and `{step: env_id}` for the platform."""
+    verb = ["lock", *(["--platform", platform] if platform else [])]
+    console = Console(stderr=True, quiet=quiet)
+    with console.status(f"Locking {Path(flow).name}...", spinner="dots"):
+        result = call_flow(flow, verb)
+    return Path(flow).parent / result["lockfile"], result["steps"]
+
+
+def _steps_by_env(
+    lock: Lockfile, only: list[str] | None, platform_steps: dict[str, str] | None = None
+) -> dict[str, list[str]]:
+    """`{env_id: [steps]}` to bake: every platform's, or only `platform_steps`' environments."""
+    known = lock.steps if platform_steps is None else platform_steps
+    unknown = sorted(set(only or ()) - set(known))
     if unknown:
         raise LockError(
-            f"step(s) {', '.join(unknown)} not in the lockfile; it has: {', '.join(sorted(lock.steps))}"
+            f"step(s) {', '.join(unknown)} not in the lockfile; it has: {', '.join(sorted(known))}"
         )
     by_env: dict[str, list[str]] = {}
     for step, per_platform in sorted(lock.steps.items()):
         if only and step not in only:
             continue
-        for env_id in per_platform.values():
-            by_env.setdefault(env_id, []).append(step)
+        env_ids = per_platform.values() if platform_steps is None else [platform_steps.get(step)]
+        for env_id in env_ids:
+            if env_id is not None:
+                by_env.setdefault(env_id, []).append(step)
     return by_env
 
 
@@ -110,7 +159,10 @@ def _report(results: dict[str, BakeResult], steps: dict[str, list[str]], as_json
             if r.up_to_date
             else f"{r.bytes_uploaded / 1e6:.1f} MB pushed, {r.layers_built} layer(s) built"
         )
-        console.print(f"[bold]{', '.join(steps[env_id])}[/]: {r.reference}", highlight=False)
+        # soft_wrap: a reference split over lines cannot be copied
+        console.print(
+            f"[bold]{', '.join(steps[env_id])}[/]: {r.reference}", highlight=False, soft_wrap=True
+        )
         console.print(
             f"  {state}, image {r.image_size / 1e6:.1f} MB, {r.seconds:.2f} s", highlight=False
         )

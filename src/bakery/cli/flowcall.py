@@ -39,9 +39,23 @@ def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> di
                 return json.loads(line)
             except ValueError:
                 break
-    message = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    message = _without_traceback((proc.stderr.strip() or proc.stdout.strip()).splitlines())
     # Metaflow's own headline ("Bakery:") adds nothing to the message under it
     lines = [line for line in message[-15:] if line.strip() != "Bakery:"] or ["(no output)"]
     raise BakeryError(
         f"`python {flow.name} bakery {' '.join(verb)}` failed:\n  " + "\n  ".join(lines)
     )
+
+
+def _without_traceback(lines: list[str]) -> list[str]:
+    """A Python traceback cut to its last frame and the exception: the user's error, not ours."""
+    try:
+        start = max(i for i, line in enumerate(lines) if line.startswith("Traceback (most recent"))
+    except ValueError:
+        return lines
+    frames = [i for i in range(start, len(lines)) if lines[i].lstrip().startswith('File "')]
+    if not frames:
+        return lines
+    last = frames[-1]
+    tail = [line.strip() for line in lines[last:] if line.strip()]
+    return lines[:start] + tail
