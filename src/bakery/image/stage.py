@@ -33,7 +33,7 @@ from ..lock.model import LockedEnv, LockedPackage
 from ..resolve.python import find_interpreter
 from .layers import Tree
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: no bytecode for packages' tests/ folders
 ENV_ROOT = "opt/bakery/env"
 _META = ".bakery-staged.json"
 
@@ -237,7 +237,8 @@ site = sys.argv[1]
 jobs = []
 for root in sys.argv[2:]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
+        # packages' own test suites are shipped as sources but never imported by tasks
+        dirnames[:] = sorted(d for d in dirnames if d != "tests")
         rel = os.path.relpath(dirpath, root)
         ddir = site if rel == "." else os.path.join(site, rel)
         jobs += [(os.path.join(dirpath, n), ddir) for n in sorted(filenames) if n.endswith(".py")]
