@@ -30,16 +30,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _image_helpers import (
-    CA_BUNDLE,
-    ImageSize,
-    PhaseTimer,
-    Podman,
-    pip_rootfs,
-    push_base,
-    pushed_size,
-    start_registry,
-)
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bakery.image.bake import BakeOptions, BakeResult, bake
 from bakery.image.layers import DEFAULT_COMPRESSION_LEVEL, LayerCache, build_layers
@@ -49,6 +41,16 @@ from bakery.lock import Lockfile, write_lock
 from bakery.lock.model import LockedEnv
 from bakery.resolve.pypi import resolve_pypi
 from bakery.spec import EnvSpec, TargetPlatform, pypi_requirements
+from benchmarks._image_helpers import (
+    CA_BUNDLE,
+    ImageSize,
+    PhaseTimer,
+    Podman,
+    pip_rootfs,
+    push_base,
+    pushed_size,
+    start_registry,
+)
 
 PACKAGES = {"requests": "2.32.3", "pandas": "2.2.3"}
 PYTHON = "3.11"
@@ -372,11 +374,11 @@ def phase_line(samples: Samples) -> str:
     return ", ".join(parts) + f"; total {samples.median('bakery cold'):.2f}"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repetitions", "-n", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown results file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not Path(CA_BUNDLE).is_file():
         sys.exit(f"{CA_BUNDLE} is missing: the Dockerfile build needs it to reach PyPI")
     started = time.perf_counter()

@@ -1,7 +1,8 @@
-"""Run every figure once and print one table (also written to benchmarks/results.md).
+"""Run every figure and print the tables: environments (benchmarks/results.md), conda, and
+images (benchmarks/results_image.md).
 
 .venv/bin/python -m benchmarks            # or: .venv/bin/python benchmarks/run_all.py
-.venv/bin/python -m benchmarks --repeat 5 --pip-repeat 3
+.venv/bin/python -m benchmarks --repeat 5 --pip-repeat 3 --skip image
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import cold_env, warm_run
+from benchmarks import bake_image, cold_env, conda_env, warm_run
 from benchmarks._common import (
     NOTES,
     log,
@@ -41,8 +42,25 @@ def main(argv: list[str] | None = None) -> int:
         "--pip-repeat", type=int, default=2, help="repetitions of the slow pip anchor (default 2)"
     )
     options.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
+    options.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["env", "conda", "image"],
+        help="leave out a group of figures (repeatable)",
+    )
     args = options.parse_args(argv)
+    status = 0 if "env" in args.skip else environment_figures(args)
+    if "conda" not in args.skip:
+        log("conda figures")
+        status |= conda_env.main(["--repeat", str(max(3, args.repeat // 2))])
+    if "image" not in args.skip:
+        log("image figures")
+        status |= bake_image.main(["--repetitions", "3"])
+    return status
 
+
+def environment_figures(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     log("figure 1: warm run")
     rows = warm_run.measure(args.warm_repeat, breakdown=True)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bakery.cli.bake import default_base_image
 from bakery.cli.main import main
 from bakery.lock import Lockfile, write_lock
 from bakery.registry import RegistryClient
@@ -69,10 +70,15 @@ def test_unknown_step_is_an_error(capsys, lockfile, base_images):
     assert code == 1 and "nope" in capsys.readouterr().err
 
 
-def test_missing_base_is_an_error(capsys, lockfile, monkeypatch):
-    monkeypatch.delenv("BAKERY_BASE_IMAGE", raising=False)
+def test_default_base_is_the_official_slim_python_image():
+    assert default_base_image("3.11") == "docker.io/library/python:3.11-slim"
+
+
+def test_base_image_from_the_environment_is_used(capsys, lockfile, monkeypatch):
+    monkeypatch.setenv("BAKERY_BASE_IMAGE", "127.0.0.1:9/python:3.11-slim")
     assert main(["bake", "--lock", str(lockfile), "--registry", "127.0.0.1:9/x"]) == 1
-    assert "--base" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "127.0.0.1:9" in err and "Traceback" not in err
 
 
 def test_malformed_reference_in_show(capsys):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..errors import BakeryError, ImageError, LockError
+from ..errors import BakeryError, LockError
 from ..image.bake import BakeOptions, BakeResult, bake
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
@@ -42,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--base",
         default=os.environ.get(BASE_ENV),
-        help=f"base image with Python (default: ${BASE_ENV})",
+        help=f"base image with Python (default: ${BASE_ENV}, else the official "
+        "python:X.Y-slim matching each environment's Python)",
     )
     parser.add_argument(
         "--step", action="append", help="bake only this step's environment (repeatable)"
@@ -67,6 +68,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def default_base_image(python_minor: str) -> str:
+    """The official slim Python image for an environment's Python, e.g. python:3.11-slim."""
+    return f"docker.io/library/python:{python_minor}-slim"
+
+
 def run(args: argparse.Namespace) -> int:
     if (args.flow is None) == (args.lock is None):
         raise BakeryError(
@@ -74,8 +80,6 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.platform and args.lock:
         raise BakeryError("--platform goes with a flow file; with --lock every platform is baked")
-    if not args.base:
-        raise ImageError(f"no base image: pass --base (an image with Python) or set ${BASE_ENV}")
     lock, steps = _locked_steps(args)
     options = BakeOptions(
         cache_dir=args.cache_dir,
@@ -86,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, BakeResult] = {}
     for env_id in steps:
         try:
-            results[env_id] = bake(
-                lock.environments[env_id], base=args.base, repository=args.registry, options=options
-            )
+            env = lock.environments[env_id]
+            base = args.base or default_base_image(env.python)
+            results[env_id] = bake(env, base=base, repository=args.registry, options=options)
         except BakeryError as e:
             raise e.with_step(", ".join(steps[env_id])) from None
     _report(results, steps, args.json)
