@@ -31,6 +31,7 @@ from packaging.utils import canonicalize_name
 from ..errors import ImageError, PythonNotFoundError
 from ..lock.model import LockedEnv, LockedPackage
 from ..resolve.python import find_interpreter
+from ..uvbin import uv_binary
 from .layers import Tree
 
 LAYOUT_VERSION = 2  # 2: no bytecode for packages' tests/ folders
@@ -142,7 +143,7 @@ def _uv_install(
     lines = [f"{p.name} @ {p.url} --hash=sha256:{p.sha256}" for p in packages]
     reqs.write_text("\n".join(lines) + "\n")
     command = [
-        uv or _uv_bin(),
+        uv or uv_binary(),
         "pip",
         "install",
         "--quiet",
@@ -166,18 +167,6 @@ def _uv_install(
             f"{done.stderr.strip()}\nCheck that each locked artifact is a wheel for that target "
             "(re-run `bakery lock`), and that the package index is reachable."
         )
-
-
-def _uv_bin() -> str:
-    try:
-        from uv import find_uv_bin
-
-        return find_uv_bin()
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("uv")
-        if not found:
-            raise ImageError("uv is not installed: `pip install uv`, then bake again") from None
-        return found
 
 
 def _split_by_record(
