@@ -10,7 +10,7 @@
 - Resolve (lock from scratch, cold uv cache): `bakery.resolve.resolve(spec)` vs the raw
   `uv pip compile --format pylock.toml` it wraps.
 - Cached lookup: `realize()` again when the environment is already in the cache.
-- First import: `import pandas, requests` in the env as created (pip writes .pyc; uv does not).
+- Import: `import pandas, requests` in the env once Bakery's background bytecode compilation is done (pip compiles at install).
 
     .venv/bin/python benchmarks/cold_env.py [--repeat 4] [--pip-repeat 2]
 """
@@ -274,6 +274,8 @@ def _origin(url: str) -> str:
 
 
 def measure(repeat: int, pip_repeat: int) -> list[Row]:
+    # creation is timed alone: the background bytecode pass is measured on its own below
+    os.environ["BAKERY_COMPILE_BYTECODE"] = "never"
     rows: list[Row] = []
     with scratch_dir("bench-cold-") as root:
         started = time.perf_counter()
@@ -341,12 +343,23 @@ def measure(repeat: int, pip_repeat: int) -> list[Row]:
         assert s.pip_env is not None
         pip_counts, bakery_counts = bytecode_counts(s.pip_env), bytecode_counts(bakery_env)
         note(f"bytecode as created: pip env {pip_counts}; Bakery env {bakery_counts}")
-        bakery_site = next(bakery_env.glob("lib/python*/site-packages"))
+        # Bakery compiles a new environment in a detached background process right after it is
+        # made (creation stays as fast as uv); tasks started after that import from bytecode.
+        # Here the same compilation runs in the foreground so its duration can be reported.
+        from bakery.envs.bytecode import compile_environment
+
+        started = time.perf_counter()
+        compile_environment(bakery_env, mode="sync")
+        note(
+            f"bytecode: Bakery's background compilation of the new env took "
+            f"{time.perf_counter() - started:.1f} s (packages' tests/ skipped); "
+            f"then {bytecode_counts(bakery_env)}"
+        )
         both(
-            "first `import pandas, requests` in the new env",
+            "`import pandas, requests` in a task, env compiled",
             "the pip-made env (pip compiles .pyc)",
             lambda: first_import(s.pip_env / "bin/python"),
-            lambda: first_import(bakery_env / "bin/python", forget_bytecode=bakery_site),
+            lambda: first_import(bakery_env / "bin/python"),
             repeat,
             Goal("≤ 1.3×", max_ratio=1.3),
         )

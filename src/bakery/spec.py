@@ -7,6 +7,7 @@ compares to decide whether a step's lock entry is still current.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform as host_platform
@@ -129,7 +130,7 @@ class EnvSpec:
             platform=TargetPlatform(data["platform"], data.get("glibc")),
         )
 
-    @property
+    @functools.cached_property
     def spec_hash(self) -> str:
         """sha256 of the canonical JSON form: equal specs, equal hashes, on any machine."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -8,6 +8,7 @@ environment, one snapshot and one image.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -63,7 +64,7 @@ class LockedEnv:
     python: str  # the resolved Python version, major.minor (e.g. "3.11")
     packages: tuple[LockedPackage, ...]
 
-    @property
+    @functools.cached_property
     def env_id(self) -> str:
         """Content address of the environment: equal ids install equal bytes."""
         content = {

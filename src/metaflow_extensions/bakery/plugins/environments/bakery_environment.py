@@ -44,7 +44,6 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         self.local_root = None
         self.datastore_type = "local"
         self._echo = None
-        self._specs = None
         self._envs = {}  # step name -> CachedEnv
         self._locked = {}  # step name -> LockedEnv
         self._lock_path = None
@@ -157,15 +156,12 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         for step in self.flow:
             if only_steps and step.name not in only_steps:
                 continue
-            python = self._requested_python(step)
-            pinned = get_pinned_conda_libs(python, self.datastore_type)
-            spec = build_spec(self.flow, step, pinned, platform)
+            pinned = get_pinned_conda_libs("%d.%d" % sys.version_info[:2], self.datastore_type)
+            target = platform or _remote_platform(step)
+            spec = build_spec(self.flow, step, pinned, target)
             if spec is not None:
                 specs[step.name] = spec
         return specs
-
-    def _requested_python(self, step):
-        return "%d.%d" % sys.version_info[:2]
 
     def _prepare(self, only_steps=None):
         from pathlib import Path
@@ -177,6 +173,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         from bakery.lock.update import update_lock
         from bakery.resolve import resolve
         from bakery.resolve.indexes import IndexConfig
+        from bakery.spec import TargetPlatform
 
         specs = self.step_specs(only_steps)
         if not specs:
@@ -205,14 +202,17 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
                     % (len(update.resolved_steps), os.path.basename(self.lock_path()))
                 )
             self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
+            # steps bound for a remote platform are locked (and snapshotted), not built here
+            host = TargetPlatform.host()
+            local = {s: e for s, e in self._locked.items() if e.spec.platform == host}
             built = realize_all(
-                self._locked.items(),
+                local.items(),
                 cache,
                 indexes=indexes,
                 on_build=progress.building,
                 on_built=progress.built,
             )
-        self._envs = {step: built[env.env_id] for step, env in self._locked.items()}
+        self._envs = {step: built[env.env_id] for step, env in local.items()}
         remember_lock(cache, Path(self.lock_path()))
         if self._snapshot_enabled():
             self._snapshot(indexes)
@@ -268,6 +268,22 @@ class BakeryPyPIEnvironment(BakeryCondaEnvironment):
     """`--environment=pypi`: the same environments, for flows that use @pypi."""
 
     TYPE = "pypi"
+
+
+# compute decorators whose tasks run elsewhere, as core Metaflow's conda environment lists them
+REMOTE_DECORATORS = ("batch", "kubernetes", "nvidia", "snowpark", "slurm", "nvct", "skypilot_step")
+
+
+def _remote_platform(step):
+    """The platform a step's remote compute decorator targets (linux-64), or None: this machine."""
+    for decorator in step.decorators:
+        if getattr(decorator, "supports_conda_environment", False) or (
+            decorator.name in REMOTE_DECORATORS
+        ):
+            from bakery.spec import TargetPlatform
+
+            return TargetPlatform.parse(getattr(decorator, "target_platform", "linux-64"))
+    return None
 
 
 def _flow_file(flow):
