@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.conda_channel",
     "tests.fixtures.flows",
     "tests.fixtures.private_index",
+    "tests.fixtures.s3",
 ]

@@ -143,14 +143,15 @@ class EnvSpec:
 
 
 def host_python_version() -> str:
-    """The running interpreter's version, `major.minor.micro`, as Metaflow defaults `python=`."""
+    """The running interpreter's version, `major.minor.micro`."""
     return "%d.%d.%d" % sys.version_info[:3]
 
 
 def normalize_python(version: str | None, *, what: str = "python") -> str:
     """Validate a `python=` value: `3.11`, `3.11.7`, or a specifier such as `>=3.10,<3.12`."""
     if version is None or str(version).strip() == "":
-        return host_python_version()
+        # the running Python's minor: a lockfile shared by a team is not tied to a patch release
+        return "%d.%d" % sys.version_info[:2]
     text = str(version).strip()
     if re.fullmatch(r"\d+\.\d+(\.\d+)?", text):
         return text

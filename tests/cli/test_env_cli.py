@@ -68,7 +68,8 @@ def test_lock_for_another_platform_keeps_this_platforms_entries(isolated_flows):
     lock = json.loads((flows.folder / "cli_flow.bakery.lock").read_text())
     assert set(lock["steps"]["start"]) == {"linux-64", "linux-aarch64"}
     arm = lock["environments"][lock["steps"]["start"]["linux-aarch64"]]
-    assert arm["spec"]["platform"] == "linux-aarch64"
+    assert arm["platform"] == "linux-aarch64"
+    assert lock["specs"]["start"]["linux-aarch64"]["platform"] == "linux-aarch64"
 
 
 def test_cli_errors_are_one_line_without_traceback(isolated_flows):

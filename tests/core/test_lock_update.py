@@ -105,3 +105,23 @@ def test_environment_id_ignores_the_spec_and_follows_the_artifacts():
     a = resolver(spec(six="1.17.0"))
     b = LockedEnv(spec=spec(six=">=1.17"), python="3.11", packages=a.packages)
     assert a.env_id == b.env_id
+
+
+def test_two_specs_resolving_to_one_environment_both_stay_current(tmp_path):
+    """boto3 brings six along: `boto3` and `boto3 + six` can lock to the very same packages."""
+
+    def same_packages(s: EnvSpec) -> LockedEnv:
+        package = LockedPackage(
+            "pypi", "six", "1.17.0", "https://example.invalid/six.whl", "a" * 64, "six.whl"
+        )
+        return LockedEnv(spec=s, python="3.11", packages=(package,))
+
+    path = tmp_path / "f.bakery.lock"
+    specs = {"a": spec(six="1.17.0"), "b": spec(six="")}
+    update_lock(path, "F", specs, same_packages)
+    lock = read_lock(path)
+    assert len(lock.environments) == 1
+    for step, s in specs.items():
+        assert lock.env_for(step, s) is not None and lock.env_for(step, s).spec == s
+    resolver = RecordingResolver()
+    assert not update_lock(path, "F", specs, resolver).resolved_steps and not resolver.calls

@@ -74,10 +74,10 @@ def test_python_versions_accepted(given, expected):
     assert normalize_python(given) == expected
 
 
-def test_python_defaults_to_the_running_interpreter():
+def test_python_defaults_to_the_running_interpreters_minor_version():
     import sys
 
-    assert normalize_python(None) == "%d.%d.%d" % sys.version_info[:3]
+    assert normalize_python(None) == "%d.%d" % sys.version_info[:2]
 
 
 def test_bad_python_version_says_how_to_write_one():

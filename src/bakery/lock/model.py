@@ -1,20 +1,21 @@
 """The lockfile model: what each environment resolved to, pinned and hashed.
 
-A `Lockfile` maps each step (per target platform) to a `LockedEnv`; a `LockedEnv` lists the
-exact artifacts (`LockedPackage`) to install. `LockedEnv.env_id` hashes only what decides the
+A `Lockfile` maps each step (per target platform) to a `LockedEnv` and the spec it was resolved
+from; a `LockedEnv` lists the exact artifacts (`LockedPackage`) to install. `LockedEnv.env_id` hashes only what decides the
 installed bytes (python, platform, artifacts), so two specs that resolve alike share one
 environment, one snapshot and one image.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..spec import EnvSpec
+from ..spec import EnvSpec, TargetPlatform
 
 PackageKind = Literal["pypi", "conda"]
 
@@ -107,37 +108,54 @@ def _package_order(package: LockedPackage) -> tuple[int, str]:
 
 @dataclass
 class Lockfile:
-    """All environments of one flow: `steps[step][platform] -> env_id`, `environments[env_id]`."""
+    """All environments of one flow.
+
+    `steps[step][platform]` names the step's env id, `specs[step][platform]` the spec it was
+    resolved from (the lock is current for a step while that spec is unchanged), and
+    `environments[env_id]` what it installs. Different specs may resolve to one environment.
+    """
 
     flow: str
     environments: dict[str, LockedEnv] = field(default_factory=dict)
     steps: dict[str, dict[str, str]] = field(default_factory=dict)
+    specs: dict[str, dict[str, EnvSpec]] = field(default_factory=dict)
 
-    VERSION = 1
+    VERSION = 2
 
     def env_for(self, step: str, spec: EnvSpec) -> LockedEnv | None:
         """The locked environment for `step` if it still answers `spec`, else None."""
-        env_id = self.steps.get(step, {}).get(str(spec.platform))
+        platform = str(spec.platform)
+        recorded = self.specs.get(step, {}).get(platform)
+        env_id = self.steps.get(step, {}).get(platform)
         env = self.environments.get(env_id) if env_id else None
-        if env is None or env.spec.spec_hash != spec.spec_hash:
+        if env is None or recorded is None or recorded.spec_hash != spec.spec_hash:
             return None
-        return env
+        return dataclasses.replace(env, spec=spec)
 
     def find_by_spec(self, spec: EnvSpec) -> LockedEnv | None:
-        """Any locked environment resolved from an equal spec (another step may share it)."""
-        for env in self.environments.values():
-            if env.spec.spec_hash == spec.spec_hash:
-                return env
+        """The environment another step with an equal spec is locked to, if any."""
+        for step, per_platform in self.specs.items():
+            for platform, recorded in per_platform.items():
+                if recorded.spec_hash == spec.spec_hash:
+                    env = self.environments.get(self.steps.get(step, {}).get(platform, ""))
+                    if env is not None:
+                        return dataclasses.replace(env, spec=spec)
         return None
 
     def set_step(self, step: str, env: LockedEnv) -> None:
+        platform = str(env.spec.platform)
         self.environments[env.env_id] = env
-        self.steps.setdefault(step, {})[str(env.spec.platform)] = env.env_id
+        self.steps.setdefault(step, {})[platform] = env.env_id
+        self.specs.setdefault(step, {})[platform] = env.spec
 
-    def prune(self, keep_steps: set[str] | None = None) -> None:
-        """Drop steps not in `keep_steps` and environments no step refers to."""
-        if keep_steps is not None:
-            self.steps = {s: p for s, p in self.steps.items() if s in keep_steps}
+    def remove_step(self, step: str, platform: str) -> None:
+        for table in (self.steps, self.specs):
+            table.get(step, {}).pop(platform, None)
+            if step in table and not table[step]:
+                del table[step]
+
+    def prune(self) -> None:
+        """Drop environments no step refers to."""
         used = {env_id for per_platform in self.steps.values() for env_id in per_platform.values()}
         self.environments = {k: v for k, v in self.environments.items() if k in used}
 
@@ -146,15 +164,40 @@ class Lockfile:
             "version": self.VERSION,
             "flow": self.flow,
             "steps": {s: dict(sorted(p.items())) for s, p in sorted(self.steps.items())},
-            "environments": {k: v.to_dict() for k, v in sorted(self.environments.items())},
+            "specs": {
+                s: {platform: spec.to_dict() for platform, spec in sorted(p.items())}
+                for s, p in sorted(self.specs.items())
+            },
+            "environments": {k: _env_entry(v) for k, v in sorted(self.environments.items())},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Lockfile:
         return cls(
             flow=data["flow"],
-            environments={
-                k: LockedEnv.from_dict(v) for k, v in data.get("environments", {}).items()
-            },
+            environments={k: _env_from_entry(v) for k, v in data.get("environments", {}).items()},
             steps={s: dict(p) for s, p in data.get("steps", {}).items()},
+            specs={
+                s: {platform: EnvSpec.from_dict(spec) for platform, spec in p.items()}
+                for s, p in data.get("specs", {}).items()
+            },
         )
+
+
+def _env_entry(env: LockedEnv) -> dict[str, Any]:
+    """An environment as the lockfile records it: what it installs, not who asked for it."""
+    entry: dict[str, Any] = {"python": env.python, "platform": str(env.spec.platform)}
+    if env.spec.platform.glibc:
+        entry["glibc"] = env.spec.platform.glibc
+    entry["packages"] = [p.to_dict() for p in sorted(env.packages, key=_package_order)]
+    return entry
+
+
+def _env_from_entry(entry: dict[str, Any]) -> LockedEnv:
+    # the spec stands for "this python on this platform"; steps bring their own specs
+    spec = EnvSpec(
+        python=entry["python"],
+        platform=TargetPlatform(entry["platform"], entry.get("glibc")),
+    )
+    packages = tuple(LockedPackage.from_dict(p) for p in entry["packages"])
+    return LockedEnv(spec=spec, python=entry["python"], packages=packages)

@@ -72,9 +72,7 @@ def update_lock(
     for step in list(lock.steps):
         if step not in step_specs:  # the step is gone, or no longer has an environment
             for platform in platforms:
-                lock.steps[step].pop(platform, None)
-            if not lock.steps[step]:
-                del lock.steps[step]
+                lock.remove_step(step, platform)
     lock.prune()
     written = write_lock(lock, lock_path)
     return LockUpdate(lock, sorted(stale), written)
@@ -99,9 +97,8 @@ def _resolve_all(
 def _frozen_message(lock_path: Path, lock: Lockfile, stale: Mapping[str, EnvSpec]) -> str:
     parts = []
     for step, spec in sorted(stale.items()):
-        env_id = lock.steps.get(step, {}).get(str(spec.platform))
-        old = lock.environments.get(env_id) if env_id else None
-        parts.append(f"step '{step}' {_describe_change(old.spec if old else None, spec)}")
+        old = lock.specs.get(step, {}).get(str(spec.platform))
+        parts.append(f"step '{step}' {_describe_change(old, spec)}")
     return (
         f"the lockfile {lock_path.name} is frozen but does not match the flow: "
         + "; ".join(parts)
