@@ -18,7 +18,14 @@ from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
 from .base import BaseImage, ManifestCache, check_python, resolve_base
-from .layers import DEFAULT_COMPRESSION_LEVEL, Layer, LayerCache, build_layers, write_atomic
+from .layers import (
+    DEFAULT_COMPRESSION_LEVEL,
+    Layer,
+    LayerCache,
+    build_layers,
+    compression_codec,
+    write_atomic,
+)
 from .oci import (
     ANNOTATION_BASE_DIGEST,
     ANNOTATION_BASE_NAME,
@@ -273,7 +280,7 @@ class PushRecords:
 
     @staticmethod
     def key(target: ImageReference, env: LockedEnv, base: ImageReference, level: int) -> str:
-        text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}|gzip{level}"
+        text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}|{compression_codec(level)}"
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 
     def get(self, key: str) -> dict | None:

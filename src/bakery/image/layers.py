@@ -15,6 +15,11 @@ import stat
 import tarfile
 import tempfile
 import zlib
+
+try:  # ISA-L's deflate: several times faster than zlib at similar sizes (isal on PyPI)
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # pragma: no cover - platforms without isal wheels
+    _isal_zlib = None
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -23,8 +28,10 @@ from pathlib import Path, PurePosixPath
 from ..errors import ImageError
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
-# Level 1 compresses ~3x faster than 6 for ~15% larger blobs: a cold bake is compression-bound.
-DEFAULT_COMPRESSION_LEVEL = 1
+# A cold bake is compression-bound. Levels 1-3 use ISA-L's deflate (python-isal), levels 4-9
+# zlib's. On 163 MB of pandas+requests: ISA-L 2 takes 0.28 s for 52.4 MB, zlib 1 1.24 s for
+# 52.8 MB, zlib 6 3.6 s for 45.8 MB. Same gzip format either way; every registry reads both.
+DEFAULT_COMPRESSION_LEVEL = 2
 _CHUNK = 1 << 20  # compress in 1 MiB slices: big enough that zlib runs without the GIL
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
 
@@ -60,12 +67,23 @@ class Layer:
         return cls(**{**data, "path": Path(data["path"]), "packages": tuple(data["packages"])})
 
 
+def compression_codec(level: int) -> str:
+    """`isal2`, `zlib6`: names the exact compressor, so cache keys change when the bytes do."""
+    return f"isal{level}" if _isal_zlib is not None and level <= 3 else f"zlib{level}"
+
+
+def _deflater(level: int):
+    if _isal_zlib is not None and level <= 3:
+        return _isal_zlib.compressobj(level, _isal_zlib.DEFLATED, -_isal_zlib.MAX_WBITS)
+    return zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+
+
 class _HashingGzipWriter:
     """A write-only file object: hashes what tarfile writes, gzips it to `out`, hashes that."""
 
     def __init__(self, out, level: int) -> None:
         self._out = out
-        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._deflate = _deflater(level)
         self._buffer = bytearray()
         self._crc = 0
         self.raw_sha = hashlib.sha256()

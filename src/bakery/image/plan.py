@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from .layers import LayerJob
+from .layers import LayerJob, compression_codec
 from .stage import StagedPackage
 
 LARGE_PACKAGE_BYTES = 4 * 1024 * 1024
@@ -25,7 +25,7 @@ def _ends_group(name: str) -> bool:
 
 def layer_key(staged: Sequence[StagedPackage], python_minor: str, level: int) -> str:
     """Content key of a layer: the staged trees it holds, where they go, and how it is gzipped."""
-    text = "|".join([python_minor, f"gzip{level}", *sorted(s.key for s in staged)])
+    text = "|".join([python_minor, compression_codec(level), *sorted(s.key for s in staged)])
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
