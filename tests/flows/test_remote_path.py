@@ -4,12 +4,10 @@ manifests carry Bakery's bootstrap, and that bootstrap rebuilds from S3 with PyP
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tarfile
 
 import pytest
 
+from tests.fixtures.remote import bootstrap, code_package, run_in_env
 from tests.fixtures.s3 import s3_objects
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -32,12 +30,6 @@ class RemoteFlow(FlowSpec):
 if __name__ == "__main__":
     RemoteFlow()
 """
-
-OFFLINE = {
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
-    "PIP_CONFIG_FILE": "/dev/null",
-}
 
 
 def test_s3_snapshot_argo_manifest_and_offline_bootstrap(flows, s3_datastore, tmp_path):
@@ -64,38 +56,16 @@ def test_s3_snapshot_argo_manifest_and_offline_bootstrap(flows, s3_datastore, tm
     ]
     assert env_id in manifest
 
-    job = tmp_path / "job.tar"
-    flows.run(flow, "package", "save", str(job), **s3_datastore).check()
-    remote = tmp_path / "remote"
-    remote.mkdir()
-    with tarfile.open(job) as tar:
-        tar.extractall(remote, filter="data")
-    bootstrap = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "metaflow_extensions.bakery.plugins.bootstrap",
-            "remote.bakery.lock",
-            env_id,
-            "s3",
-            "bakery-env",
-        ],
-        cwd=remote,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path / "home"),
-            "PYTHONPATH": str(remote / ".mf_code"),
-            "UV_CACHE_DIR": str(tmp_path / "uv"),
-            **s3_datastore,
-            **OFFLINE,
-        },
+    remote, _ = code_package(flows, flow, tmp_path, **s3_datastore)
+    result = bootstrap(
+        remote,
+        "remote.bakery.lock",
+        env_id,
+        "s3",
+        HOME=str(tmp_path / "home"),
+        UV_CACHE_DIR=str(tmp_path / "uv"),
+        **s3_datastore,
     )
-    assert bootstrap.returncode == 0, bootstrap.stderr[-3000:]
-    check = subprocess.run(
-        [str(remote / "bakery-env/bin/python"), "-c", "import six; print(six.__version__)"],
-        capture_output=True,
-        text=True,
-    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    check = run_in_env(remote, "import six; print(six.__version__)")
     assert check.stdout.strip() == "1.17.0"

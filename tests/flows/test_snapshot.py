@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-import tarfile
-from pathlib import Path
 
 import pytest
 
 from tests.fixtures.conda_channel import serve_channels
 from tests.fixtures.condabuild import host_python
 from tests.fixtures.flows import two_step_flow
+from tests.fixtures.remote import bootstrap, code_package, run_in_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -24,51 +21,6 @@ CONDA_FLOW = two_step_flow(
     end="@conda(disabled=True)",
 )
 
-# everything a task could use to reach a package index points at a closed port
-OFFLINE = {
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
-    "PIP_CONFIG_FILE": "/dev/null",
-}
-
-
-def _code_package(flows, flow: Path, dest: Path, **env: str) -> tuple[Path, dict]:
-    """Save the flow's code package and extract it as a remote task would; returns the task
-    folder and the lockfile it carries."""
-    job = dest / "job.tar"
-    flows.run(flow, "package", "save", str(job), environment="conda", **env).check()
-    remote = dest / "remote"
-    remote.mkdir()
-    with tarfile.open(job) as tar:
-        tar.extractall(remote, filter="data")
-    return remote, json.loads((remote / flow.name.replace(".py", ".bakery.lock")).read_text())
-
-
-def _bootstrap(
-    remote: Path, lockfile: str, env_id: str, datastore: str, *python: str, **env: str
-) -> subprocess.CompletedProcess:
-    """Run the bootstrap in `remote` as a task's bootstrap commands do, offline."""
-    return subprocess.run(
-        [*(python or [sys.executable]), "-m", "metaflow_extensions.bakery.plugins.bootstrap"]
-        + [lockfile, env_id, "local", "bakery-env"],
-        cwd=remote,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(remote / ".mf_code"),
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL": datastore,
-            **OFFLINE,
-            **env,
-        },
-    )
-
-
-def _run_in_env(remote: Path, code: str) -> subprocess.CompletedProcess:
-    python = remote / "bakery-env" / "bin" / "python"
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True)
-
 
 def test_remote_bootstrap_rebuilds_from_the_snapshot_alone(flows, tmp_path):
     flow = flows.write("snap.py", FLOW)
@@ -77,19 +29,18 @@ def test_remote_bootstrap_rebuilds_from_the_snapshot_alone(flows, tmp_path):
     second = flows.run(flow, METAFLOW_BAKERY_SNAPSHOT="always").check()
     assert "Stored" not in second.output, "a second run must not store anything again"
 
-    remote, lock = _code_package(flows, flow, tmp_path)
-    bootstrap = _bootstrap(
+    remote, lock = code_package(flows, flow, tmp_path)
+    result = bootstrap(
         remote,
         "snap.bakery.lock",
         lock["steps"]["start"]["linux-64"],
-        flows.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"],
+        "local",
+        METAFLOW_DATASTORE_SYSROOT_LOCAL=flows.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"],
         HOME=str(tmp_path / "home"),
         UV_CACHE_DIR=str(tmp_path / "empty-uv-cache"),
     )
-    assert bootstrap.returncode == 0, bootstrap.stderr + bootstrap.stdout
-    check = _run_in_env(
-        remote, "import tabulate, six; print(tabulate.__version__, six.__version__)"
-    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    check = run_in_env(remote, "import tabulate, six; print(tabulate.__version__, six.__version__)")
     assert check.stdout.split() == ["0.9.0", "1.17.0"], check.stderr
 
 
@@ -97,7 +48,7 @@ def test_conda_env_bootstraps_without_rattler_or_the_channel(flows, conda_channe
     flow = flows.write("condasnap.py", CONDA_FLOW)
     with serve_channels(conda_channels, tmp_path) as served:
         flows.run(flow, METAFLOW_BAKERY_SNAPSHOT="always", CONDA_CHANNELS=served.main).check()
-        remote, lock = _code_package(flows, flow, tmp_path, CONDA_CHANNELS=served.main)
+        remote, lock = code_package(flows, flow, tmp_path, CONDA_CHANNELS=served.main)
     # the channel is gone now; the remote machine has a bare Python: no rattler, no uv
     bare = [str(host_python()[0]), "-s"]
     offline = {"HOME": str(tmp_path / "home"), "UV_CACHE_DIR": str(tmp_path / "empty-uv-cache")}
@@ -105,10 +56,10 @@ def test_conda_env_bootstraps_without_rattler_or_the_channel(flows, conda_channe
     assert no_rattler.returncode != 0, "the bare interpreter must not have rattler"
 
     env_id = lock["steps"]["start"]["linux-64"]
-    datastore = flows.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]
-    bootstrap = _bootstrap(remote, "condasnap.bakery.lock", env_id, datastore, *bare, **offline)
-    assert bootstrap.returncode == 0, bootstrap.stderr + bootstrap.stdout
-    check = _run_in_env(remote, "import tinylib, six; print(tinylib.VERSION, six.__version__)")
+    offline["METAFLOW_DATASTORE_SYSROOT_LOCAL"] = flows.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]
+    result = bootstrap(remote, "condasnap.bakery.lock", env_id, "local", *bare, **offline)
+    assert result.returncode == 0, result.stderr + result.stdout
+    check = run_in_env(remote, "import tinylib, six; print(tinylib.VERSION, six.__version__)")
     assert check.stdout.split() == ["1.0", "1.17.0"], check.stderr
     assert os.access(remote / "bakery-env" / "bin" / "tinytool", os.X_OK)
 
@@ -116,8 +67,11 @@ def test_conda_env_bootstraps_without_rattler_or_the_channel(flows, conda_channe
 def test_bootstrap_without_a_snapshot_says_how_to_make_one(flows, tmp_path):
     flow = flows.write("snap.py", FLOW)
     flows.run(flow).check()  # local datastore, no snapshot
-    remote, lock = _code_package(flows, flow, tmp_path)
+    remote, lock = code_package(flows, flow, tmp_path)
     env_id = lock["steps"]["start"]["linux-64"]
-    result = _bootstrap(remote, "snap.bakery.lock", env_id, str(tmp_path / "empty-datastore"))
+    empty = str(tmp_path / "empty-datastore")
+    result = bootstrap(
+        remote, "snap.bakery.lock", env_id, "local", METAFLOW_DATASTORE_SYSROOT_LOCAL=empty
+    )
     assert result.returncode == 1
     assert "no package snapshot" in result.stderr and "Traceback" not in result.stderr
