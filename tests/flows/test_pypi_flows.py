@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -111,7 +112,9 @@ def test_linear_flow_runs_each_step_in_its_own_environment(flows):
     flows.write("helpers.py", "def answer():\n    return 42\n")
     flow = flows.write("linear.py", LINEAR)
     result = flows.run(flow).check()
-    assert (flows.folder / "linear.bakery.lock").exists()
+    lock = json.loads((flows.folder / "linear.bakery.lock").read_text())
+    # no python= given: the running interpreter's minor version, not its patch release
+    assert lock["specs"]["start"]["linux-64"]["python"] == "%d.%d" % sys.version_info[:2]
     prefixes = [line.split()[1:] for line in result.output.splitlines() if "PREFIX" in line][0]
     assert prefixes[0] != prefixes[1], "steps with different specs share a prefix"
 

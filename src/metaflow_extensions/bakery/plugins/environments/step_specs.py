@@ -10,16 +10,30 @@ from __future__ import annotations
 import os
 
 
+def _user_attributes(decorator) -> dict:
+    """The decorator's attributes, without a `python` that Metaflow filled in by itself.
+
+    Core's @conda sets python to the running interpreter's full version when the user gave none;
+    Bakery's default is the minor version instead, so that a shared lockfile is not tied to one
+    patch release.
+    """
+    attributes = dict(decorator.attributes)
+    is_user_defined = getattr(decorator, "is_attribute_user_defined", None)
+    if is_user_defined is not None and not is_user_defined("python"):
+        attributes["python"] = None
+    return attributes
+
+
 def _attributes(decorators, name: str) -> dict | None:
     for decorator in decorators:
         if decorator.name == name:
-            return decorator.attributes
+            return _user_attributes(decorator)
     return None
 
 
 def _flow_attributes(flow, name: str) -> dict | None:
     found = getattr(flow, "_flow_decorators", {}).get(name)
-    return found[0].attributes if found else None
+    return _user_attributes(found[0]) if found else None
 
 
 def _merge(flow_attrs: dict | None, step_attrs: dict | None) -> dict | None:
