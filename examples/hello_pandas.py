@@ -1,6 +1,6 @@
 """A small flow whose steps run in different environments.
 
-    python examples/hello_pandas.py --environment=pypi run
+python examples/hello_pandas.py --environment=pypi run
 """
 
 from metaflow import FlowSpec, pypi, pypi_base, step

@@ -18,10 +18,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# podman's default rlimits are refused on some VMs; containers get sane ones instead
-if [ -w /etc/containers ] && ! grep -qs default_ulimits /etc/containers/containers.conf; then
-  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' \
-    >> /etc/containers/containers.conf
+# podman's default rlimits are refused on some VMs; give containers sane ones (only where no
+# containers.conf exists yet: an existing one is the admin's, and we only say what to add)
+conf=/etc/containers/containers.conf
+if [ -w /etc/containers ] && [ ! -e "$conf" ]; then
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' > "$conf"
+elif ! grep -qs default_ulimits "$conf"; then
+  echo "note: if podman fails with rlimit errors, add default_ulimits to [containers] in $conf"
 fi
 
 if ! command -v uv >/dev/null 2>&1; then
