@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EnvironmentBuildError
 from ..lock.model import LockedEnv
 
 MARKER = ".bakery-env.json"
@@ -177,7 +176,3 @@ def _norm(name: str) -> str:
 
 def _dist_name(dist_info_dir: str) -> str:
     return _norm(dist_info_dir.removesuffix(".dist-info").rsplit("-", 1)[0])
-
-
-def build_failed(env: LockedEnv, error: Exception) -> EnvironmentBuildError:
-    return EnvironmentBuildError(f"environment {env.short_id} could not be created: {error}")

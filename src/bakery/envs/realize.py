@@ -34,7 +34,7 @@ def realize(
     cache = cache or EnvCache()
     conda = env.by_kind("conda")
     interpreter = None if conda else find_interpreter(python or _python_request(env))
-    key = key_for(env, python)
+    key = cache_key(env, None if interpreter is None else str(interpreter.path.resolve()))
 
     def build(tmp: Path) -> None:
         if on_build:
@@ -51,10 +51,10 @@ def realize(
                 from .conda_install import install_conda
 
                 install_conda(env, tmp, package_dir=package_dir)
-                python = tmp / "bin" / "python"
+                env_python = tmp / "bin" / "python"
             else:
-                python = create_venv(tmp, interpreter.path)
-            install_pypi(env, python, indexes=indexes, package_dir=package_dir)
+                env_python = create_venv(tmp, interpreter.path)
+            install_pypi(env, env_python, indexes=indexes, package_dir=package_dir)
         except EnvironmentBuildError as e:
             raise EnvironmentBuildError(
                 f"environment {env.short_id} could not be created: {e}"

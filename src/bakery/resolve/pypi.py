@@ -22,7 +22,7 @@ from packaging.utils import parse_wheel_filename
 
 from ..errors import IndexUnreachableError, PackageNotFoundError, ResolutionError
 from ..lock.model import LockedEnv, LockedPackage
-from ..spec import EnvSpec, Requirement, TargetPlatform
+from ..spec import EnvSpec, TargetPlatform
 from ..uvbin import uv_binary
 from .indexes import IndexConfig, redact, strip_credentials
 
@@ -191,7 +191,3 @@ def target_tags(minor: str, platform: TargetPlatform) -> list[tags.Tag]:
     return list(tags.cpython_tags(version, platforms=platforms)) + list(
         tags.compatible_tags(version, f"cp{version[0]}{version[1]}", platforms)
     )
-
-
-def requirement_names(requirements: Sequence[Requirement]) -> list[str]:
-    return [r.name for r in requirements]
