@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import SnapshotError
 from .lock.model import LockedEnv, LockedPackage
-from .resolve.indexes import IndexConfig, redact
+from .resolve.indexes import IndexConfig, redact, strip_credentials
 
 
 class PackageStore(Protocol):
@@ -111,11 +111,11 @@ def download_packages(
         for package, path in zip(conda, download_conda_packages(subset, dest), strict=True):
             result[package.sha256] = path
     if pypi:
-        auth = _credentials_by_host(indexes or IndexConfig.from_environment())
+        indexes = indexes or IndexConfig.from_environment()
+        auth = _credentials_by_host(indexes)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for package, path in zip(
-                pypi, pool.map(lambda p: _fetch(p, dest, auth), pypi), strict=True
-            ):
+            fetched = pool.map(lambda p: _fetch(p, dest, auth, indexes), pypi)
+            for package, path in zip(pypi, fetched, strict=True):
                 result[package.sha256] = path
     return result
 
@@ -129,32 +129,78 @@ def _credentials_by_host(indexes: IndexConfig) -> dict[str, tuple[str, str]]:
     return found
 
 
-def _fetch(package: LockedPackage, dest: Path, auth: dict[str, tuple[str, str]]) -> Path:
+def _fetch(
+    package: LockedPackage,
+    dest: Path,
+    auth: dict[str, tuple[str, str]],
+    indexes: IndexConfig | None = None,
+) -> Path:
+    """Download one artifact by its lock URL; if that fails (a lock made on a machine with
+    another mirror), look the same file up on the configured indexes. sha256-checked."""
     target = dest / package.filename
-    parts = urlsplit(package.url)
     try:
-        if parts.scheme == "file":
-            shutil.copyfile(unquote(parts.path), target)
-        else:
-            import httpx
-
-            with httpx.stream(
-                "GET",
-                package.url,
-                auth=auth.get(parts.hostname),
-                follow_redirects=True,
-                timeout=120,
-            ) as response:
-                response.raise_for_status()
-                with open(target, "wb") as f:
-                    for chunk in response.iter_bytes(1 << 20):
-                        f.write(chunk)
-    except Exception as e:  # noqa: BLE001 - every transport error becomes one message
-        raise SnapshotError(
-            f"cannot download {package.filename} from {redact(package.url)} to snapshot it: {e}"
-        ) from None
+        _download(package.url, target, auth)
+    except Exception as first:  # noqa: BLE001 - every transport error is handled alike
+        mirror = _find_on_indexes(package, indexes, auth) if indexes else None
+        if mirror is None:
+            raise SnapshotError(
+                f"cannot download {package.filename} from {redact(package.url)} to snapshot it "
+                f"({first}), and the configured indexes do not have it either: check the network "
+                "or PIP_INDEX_URL / PIP_EXTRA_INDEX_URL"
+            ) from None
+        _download(mirror, target, auth)
     verify_sha256(target, package.sha256, package.filename)
     return target
+
+
+def _download(url: str, target: Path, auth: dict[str, tuple[str, str]]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        shutil.copyfile(unquote(parts.path), target)
+        return
+    import httpx
+
+    with httpx.stream(
+        "GET", url, auth=auth.get(parts.hostname), follow_redirects=True, timeout=120
+    ) as response:
+        response.raise_for_status()
+        with open(target, "wb") as f:
+            for chunk in response.iter_bytes(1 << 20):
+                f.write(chunk)
+
+
+def _find_on_indexes(
+    package: LockedPackage, indexes: IndexConfig, auth: dict[str, tuple[str, str]]
+) -> str | None:
+    """The URL of `package`'s exact file (by sha256) on one of the PEP 503 indexes, or None."""
+    import re
+
+    import httpx
+
+    name = re.sub(r"[-_.]+", "-", package.name).lower()
+    for index in filter(
+        None, [indexes.index_url or "https://pypi.org/simple", *indexes.extra_index_urls]
+    ):
+        page_url = strip_credentials(index).rstrip("/") + f"/{name}/"
+        try:
+            if page_url.startswith("file://"):
+                page = Path(unquote(urlsplit(page_url).path), "index.html").read_text()
+            else:
+                response = httpx.get(
+                    page_url,
+                    auth=auth.get(urlsplit(page_url).hostname),
+                    follow_redirects=True,
+                    timeout=30,
+                )
+                if response.status_code != 200:
+                    continue
+                page, page_url = response.text, str(response.url)
+        except (OSError, httpx.HTTPError):
+            continue
+        for href in re.findall(r'href="([^"]+)"', page):
+            if href.split("#", 1)[0].rsplit("/", 1)[-1] == package.filename:
+                return urljoin(page_url, href.split("#", 1)[0])
+    return None
 
 
 # The tools a bootstrap needs, by the name it knows them: their PyPI distributions. Each is
