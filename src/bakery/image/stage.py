@@ -183,8 +183,9 @@ def _split_by_record(
         tree = scratch / f"tree-{len(trees)}"
         with record.open(newline="") as f:
             paths = [row[0] for row in csv.reader(f) if row]
+        made: set[str] = set()
         for rel in paths:
-            _move(target, rel, tree)
+            _move(str(target), rel, str(tree), made)
         trees[package] = tree
     lost = set(by_name.values()) - set(trees)
     if lost:
@@ -193,14 +194,22 @@ def _split_by_record(
     return trees
 
 
-def _move(target: Path, rel: str, tree: Path) -> None:
-    source = (target / rel).resolve() if ".." in rel else target / rel
-    if not source.is_relative_to(target) or not (source.is_file() or source.is_symlink()):
-        return  # outside the target (data files of foreign schemes) or listed but absent
-    inner = source.relative_to(target).as_posix()
-    is_script = inner.startswith("bin/")
-    dest = tree / "bin" / inner[4:] if is_script else tree / "site" / inner
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def _move(target: str, rel: str, tree: str, made: set[str]) -> None:
+    """Move one RECORD entry into `tree` (plain os calls: thousands of files per package)."""
+    source = os.path.normpath(os.path.join(target, rel))
+    if not source.startswith(target + os.sep):
+        return  # outside the target (data files of foreign schemes)
+    if not (os.path.islink(source) or os.path.isfile(source)):
+        return  # listed but absent
+    inner = source[len(target) + 1 :]
+    if inner.startswith("bin" + os.sep):
+        dest = os.path.join(tree, "bin", inner[4:])
+    else:
+        dest = os.path.join(tree, "site", inner)
+    parent = os.path.dirname(dest)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
     os.replace(source, dest)
 
 
@@ -249,7 +258,11 @@ def _compile(python: Path, trees, site_dir: str) -> None:
 
 
 def _finish(tree: Path, final: Path, *, compiled: bool) -> None:
-    size = sum(p.lstat().st_size for p in tree.rglob("*") if not p.is_dir())
+    size = sum(
+        os.lstat(os.path.join(folder, name)).st_size
+        for folder, _, names in os.walk(tree)
+        for name in names
+    )
     (tree / "site").mkdir(exist_ok=True)
     (tree / _META).write_text(json.dumps({"size": size, "compiled": compiled}))
     try:
