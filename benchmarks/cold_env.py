@@ -248,18 +248,9 @@ def cached_lookup(s: Setup, repeat: int = 20) -> tuple[list[float], Path]:
     return times, found.path
 
 
-def first_import(python: Path, forget_bytecode: Path | None = None) -> float:
-    """`import pandas, requests` in a new environment, as a step's first task pays it.
-
-    `forget_bytecode`: a site-packages whose `__pycache__` folders the import wrote are removed
-    afterwards, so every repetition sees the environment as it was created.
-    """
-    try:
-        return timed([python, "-c", "import pandas, requests"], env=clean_env())
-    finally:
-        if forget_bytecode is not None:
-            for cache in list(forget_bytecode.rglob("__pycache__")):
-                remove(cache)
+def first_import(python: Path) -> float:
+    """`import pandas, requests` in an environment, as a step's task pays it."""
+    return timed([python, "-c", "import pandas, requests"], env=clean_env())
 
 
 def bytecode_counts(env: Path) -> str:
