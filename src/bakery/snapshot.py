@@ -112,21 +112,12 @@ def download_packages(
             result[package.sha256] = path
     if pypi:
         indexes = indexes or IndexConfig.from_environment()
-        auth = _credentials_by_host(indexes)
+        auth = indexes.credentials_by_host()
         with ThreadPoolExecutor(max_workers=8) as pool:
             fetched = pool.map(lambda p: _fetch(p, dest, auth, indexes), pypi)
             for package, path in zip(pypi, fetched, strict=True):
                 result[package.sha256] = path
     return result
-
-
-def _credentials_by_host(indexes: IndexConfig) -> dict[str, tuple[str, str]]:
-    found = {}
-    for url in filter(None, [indexes.index_url, *indexes.extra_index_urls]):
-        parts = urlsplit(url)
-        if parts.username:
-            found[parts.hostname] = (unquote(parts.username), unquote(parts.password or ""))
-    return found
 
 
 def _fetch(
@@ -172,15 +163,14 @@ def _download(url: str, target: Path, auth: dict[str, tuple[str, str]]) -> None:
 def _find_on_indexes(
     package: LockedPackage, indexes: IndexConfig, auth: dict[str, tuple[str, str]]
 ) -> str | None:
-    """The URL of `package`'s exact file (by sha256) on one of the PEP 503 indexes, or None."""
+    """The URL of a file named like `package`'s on one of the PEP 503 indexes, or None (the
+    download is then checked against the lock's sha256)."""
     import re
 
     import httpx
 
     name = re.sub(r"[-_.]+", "-", package.name).lower()
-    for index in filter(
-        None, [indexes.index_url or "https://pypi.org/simple", *indexes.extra_index_urls]
-    ):
+    for index in indexes.urls(with_default=True):
         page_url = strip_credentials(index).rstrip("/") + f"/{name}/"
         try:
             if page_url.startswith("file://"):

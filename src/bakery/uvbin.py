@@ -34,3 +34,10 @@ def _locate() -> str:
         if found:
             return found
     raise FileNotFoundError("uv is not installed: `pip install uv` (Bakery depends on it)")
+
+
+def uv_environment() -> dict[str, str]:
+    """The environment for running uv: never download Pythons, no colour, no caller's venv."""
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    return env

@@ -6,7 +6,6 @@ file whose sha256 the lock records. Offline (from a snapshot), it installs the l
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -14,12 +13,11 @@ from pathlib import Path
 from ..errors import EnvironmentBuildError
 from ..lock.model import LockedEnv
 from ..resolve.indexes import IndexConfig, redact
-from ..uvbin import uv_binary
+from ..uvbin import uv_binary, uv_environment
 
 
 def _run_uv(args: list[str], what: str) -> None:
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
-    env.pop("VIRTUAL_ENV", None)
+    env = uv_environment()
     proc = subprocess.run([uv_binary(), *args], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         detail = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())

@@ -12,7 +12,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+DEFAULT_INDEX = "https://pypi.org/simple"
 
 
 def redact(text: str) -> str:
@@ -62,6 +64,20 @@ class IndexConfig:
         index_url = os.environ.get("PIP_INDEX_URL") or index_url
         extras += _split(os.environ.get("PIP_EXTRA_INDEX_URL", ""))
         return cls(index_url, tuple(dict.fromkeys(extras)))
+
+    def urls(self, *, with_default: bool = False) -> list[str]:
+        """The configured index URLs (credentials included); PyPI's when none is and asked."""
+        main = self.index_url or (DEFAULT_INDEX if with_default else None)
+        return [url for url in (main, *self.extra_index_urls) if url]
+
+    def credentials_by_host(self) -> dict[str, tuple[str, str]]:
+        """(user, password) per index host, from the URLs' userinfo, for plain HTTP requests."""
+        found = {}
+        for url in self.urls():
+            parts = urlsplit(url)
+            if parts.username and parts.hostname:
+                found[parts.hostname] = (unquote(parts.username), unquote(parts.password or ""))
+        return found
 
     def uv_args(self) -> list[str]:
         args = ["--index-url", self.index_url] if self.index_url else []

@@ -8,14 +8,13 @@ exact bytes each environment installs.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from packaging import tags
 from packaging.utils import parse_wheel_filename
@@ -23,7 +22,7 @@ from packaging.utils import parse_wheel_filename
 from ..errors import IndexUnreachableError, PackageNotFoundError, ResolutionError
 from ..lock.model import LockedEnv, LockedPackage
 from ..spec import EnvSpec, TargetPlatform
-from ..uvbin import uv_binary
+from ..uvbin import uv_binary, uv_environment
 from .indexes import IndexConfig, redact, strip_credentials
 
 if sys.version_info >= (3, 11):
@@ -74,7 +73,7 @@ def _uv_compile(
             "--quiet",
             *indexes.uv_args(),
         ]
-        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"}
+        env = uv_environment()
         proc = subprocess.run(cmd, input=requirements, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise _classify_failure(proc.stderr, requirements, indexes)
@@ -114,11 +113,11 @@ def _index_refusing_credentials(indexes: IndexConfig, package: str | None) -> st
     """The first http(s) index answering 401/403 (uv does not always say so), or None."""
     import httpx
 
-    for url in filter(None, [indexes.index_url, *indexes.extra_index_urls]):
+    credentials = indexes.credentials_by_host()
+    for url in indexes.urls():
         if not url.startswith(("http://", "https://")):
             continue
-        parts = urlsplit(url)
-        auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+        auth = credentials.get(urlsplit(url).hostname)
         probe = strip_credentials(url).rstrip("/") + "/" + (f"{package}/" if package else "")
         try:
             status = httpx.get(probe, auth=auth, timeout=5).status_code
