@@ -4,10 +4,10 @@ Self-contained: starts a CNCF registry on 127.0.0.1, pushes an offline Debian+py
 (built from Debian packages, as the image tests do), locks `requests==2.32.3` + `pandas==2.2.3` for
 Python 3.11 and measures, alternating the two sides in each repetition:
 
-- cold image: Bakery bake+push with fresh caches (bake cache, uv cache, repository) vs
+- cold image: Bakery bake+push with fresh caches (wheels, bytecode, layers, repository) vs
   `podman build --no-cache` of `FROM base` + `RUN pip install` and `podman push` (fresh repository);
 - unchanged re-bake: the same again with warm caches vs a layer-cached rebuild + re-push;
-- floor: `tar | gzip -6` / `gzip -1` of the very files Bakery staged, vs Bakery's layer build;
+- floor: `tar | gzip -6` / `gzip -1` of the very files Bakery's layers hold, vs its layer build;
 - image size: both images as pushed (compressed, uncompressed), whole and above the base.
 
 Prints a markdown table and writes it to benchmarks/results_image.md. Needs podman, runc,
@@ -33,6 +33,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bakery.fetch import ArtifactStore
 from bakery.image.bake import BakeOptions, BakeResult, bake
 from bakery.image.layers import DEFAULT_COMPRESSION_LEVEL, LayerCache, build_layers
 from bakery.image.plan import plan_layers
@@ -57,14 +58,15 @@ PYTHON = "3.11"
 RESULTS = Path(__file__).resolve().parent / "results_image.md"
 COLD_GOAL = 5.0  # Bakery at least this many times faster than the Dockerfile, cold
 REBAKE_GOAL_S = 0.5
-# where a cold bake spends its time (module, function); `stage` includes install and bytecode
+# where a cold bake spends its time (module, function). Bytecode compiles in the background
+# from the end of `stage` on, so `layers` includes waiting for it; `breakdown()` times each part
+# alone.
 PHASES = {
     "base": ("bakery.image.bake", "resolve_base"),
+    "fetch wheels": ("bakery.fetch", "fetch_pypi"),
     "stage": ("bakery.image.bake", "stage_env"),
-    "uv install": ("bakery.image.stage", "_uv_install"),
-    "bytecode": ("bakery.image.stage", "_compile"),
-    "layers": ("bakery.image.bake", "build_layers"),
-    "push base": ("bakery.image.bake", "_push_base_layers"),
+    "bytecode + layers": ("bakery.image.bake", "build_layers"),
+    "push": ("bakery.image.bake", "_push_image"),
 }
 
 
@@ -114,7 +116,6 @@ def bake_cold(
     env: LockedEnv, base: str, host: str, work: Path, rep: int
 ) -> tuple[BakeResult, dict[str, float]]:
     """Everything fresh: bake cache, uv cache, repository."""
-    os.environ["UV_CACHE_DIR"] = str(work / f"uv-cache-{rep}")
     options = BakeOptions(cache_dir=work / f"bake-cache-{rep}", progress=False)
     with PhaseTimer(PHASES) as phases:
         result = bake(env, base=base, repository=f"{host}/bakery/cold{rep}", options=options)
@@ -122,10 +123,38 @@ def bake_cold(
 
 
 def bake_wheels_cached(env: LockedEnv, base: str, host: str, work: Path, rep: int) -> BakeResult:
-    """A new image, wheels already in uv's cache (as after a local run of the flow)."""
-    os.environ["UV_CACHE_DIR"] = str(work / f"uv-cache-{rep}")  # filled by the cold bake
-    options = BakeOptions(cache_dir=work / f"bake-cache-warm-{rep}", progress=False)
+    """A new image whose wheels were fetched before (by an earlier bake or a snapshot): a new
+    bake cache sharing only the cold bake's wheel store; bytecode and layers are made anew."""
+    cache_dir = work / f"bake-cache-warm-{rep}"
+    cache_dir.mkdir()
+    (cache_dir / "wheels").symlink_to(work / f"bake-cache-{rep}" / "wheels")
+    options = BakeOptions(cache_dir=cache_dir, progress=False)
     return bake(env, base=base, repository=f"{host}/bakery/warm{rep}", options=options)
+
+
+def breakdown(env: LockedEnv, work: Path, rep: int) -> dict[str, float]:
+    """Each part of a cold bake alone, one after the other, into a fresh cache: fetch, compile
+    (with the wheels fetched), layers (with the bytecode compiled)."""
+    cache_dir = work / f"breakdown-{rep}"
+    started = time.perf_counter()
+    ArtifactStore(cache_dir / "wheels").fetch_all(env.packages)
+    fetched = time.perf_counter()
+    staged = stage_env(env, cache_dir)
+    compiled = time.perf_counter()
+    jobs = plan_layers(staged.packages, env.python, level=DEFAULT_COMPRESSION_LEVEL)
+    build_layers(jobs, LayerCache(cache_dir), level=DEFAULT_COMPRESSION_LEVEL)
+    done = time.perf_counter()
+    return {"fetch": fetched - started, "bytecode": compiled - fetched, "layers": done - compiled}
+
+
+def unpack_layers(cache_dir: Path, dest: Path) -> list[Path]:
+    """The files of the bake's layers, on disk (what the floor compresses)."""
+    dest.mkdir()
+    for record in sorted((cache_dir / "layers").glob("*.json")):
+        blob = LayerCache(cache_dir).get(record.stem)
+        assert blob is not None, record
+        subprocess.run(["tar", "-xzf", str(blob.path), "-C", str(dest)], check=True)
+    return [dest]
 
 
 def cli_rebake_seconds(env: LockedEnv, base: str, repository: str, cache_dir: Path) -> float:
@@ -145,7 +174,7 @@ def cli_rebake_seconds(env: LockedEnv, base: str, repository: str, cache_dir: Pa
 
 
 def floor_seconds(staged_dirs: list[Path], out: Path, level: int) -> tuple[float, int]:
-    """`tar | gzip -LEVEL` of the staged trees: the least any tar.gz layer of them costs."""
+    """`tar | gzip -LEVEL` of the image's files: the least any tar.gz layer of them costs."""
     started = time.perf_counter()
     tar = ["tar", "-cf", "-", *sum((["-C", str(d), "."] for d in staged_dirs), [])]
     with out.open("wb") as sink:
@@ -158,7 +187,8 @@ def floor_seconds(staged_dirs: list[Path], out: Path, level: int) -> tuple[float
 
 
 def layer_build_seconds(env: LockedEnv, cache_dir: Path, scratch: Path) -> float:
-    """Bakery's layer build alone, from its staged trees into an empty layer cache."""
+    """Bakery's layer build alone, from fetched wheels and compiled bytecode, into an empty
+    layer cache."""
     staged = stage_env(env, cache_dir)
     jobs = plan_layers(staged.packages, env.python, level=DEFAULT_COMPRESSION_LEVEL)
     started = time.perf_counter()
@@ -217,8 +247,9 @@ def run(repetitions: int, work: Path) -> tuple[Samples, dict[str, ImageSize], di
                 "podman push again", podman.push(tag, f"{host}/dockerfile/cold{rep}:latest")
             )
 
-            staged = sorted((work / f"bake-cache-{rep}" / "staged").glob("*/site"))
-            staged += sorted((work / f"bake-cache-{rep}" / "staged").glob("*/bin"))
+            for part, seconds in breakdown(env, work, rep).items():
+                samples.add(f"alone {part}", seconds)
+            staged = unpack_layers(work / f"bake-cache-{rep}", work / f"files-{rep}")
             for level in (6, 1):
                 seconds, size = floor_seconds(staged, work / f"floor{level}.tar.gz", level)
                 samples.add(f"floor gzip -{level}", seconds)
@@ -300,7 +331,7 @@ def table(samples: Samples, sizes: dict[str, ImageSize], info: dict, repetitions
             verdict(cold_ratio >= COLD_GOAL),
         ),
         (
-            "new image, wheels already in uv's cache (after a local run)",
+            "new image, wheels already fetched (by an earlier bake or a snapshot)",
             "`podman build --no-cache` + `podman push`",
             f"{statistics.median(docker_cold):.2f} s",
             f"{m('bakery wheels cached'):.2f} s ({samples.spread('bakery wheels cached')})",
@@ -329,7 +360,7 @@ def table(samples: Samples, sizes: dict[str, ImageSize], info: dict, repetitions
             verdict(rebake_ok),
         ),
         (
-            "floor: compress the staged files",
+            "floor: compress the image's files",
             r"`tar \| gzip -6` / `tar \| gzip -1`",
             f"{m('floor gzip -6'):.2f} s → {samples.values['floor gzip -6 MB']:.1f} MB / "
             f"{m('floor gzip -1'):.2f} s → {samples.values['floor gzip -1 MB']:.1f} MB",
@@ -353,7 +384,7 @@ def table(samples: Samples, sizes: dict[str, ImageSize], info: dict, repetitions
             "Dockerfile image's manifest",
             f"{mb(d.compressed)}",
             f"{mb(b6.compressed)} (above base {mb(b6.added_compressed)}); layers + push "
-            f"{m('bakery level 6 re-layer'):.2f} s from staged files",
+            f"{m('bakery level 6 re-layer'):.2f} s from fetched wheels and bytecode",
             f"{b6.compressed / d.compressed:.2f}×",
             "info",
             "",
@@ -383,7 +414,8 @@ def table(samples: Samples, sizes: dict[str, ImageSize], info: dict, repetitions
         f"Bakery cold bake times: {samples.spread('bakery cold')} s; Dockerfile cold build + push: "
         f"{min(docker_cold):.2f}–{max(docker_cold):.2f} s. The Dockerfile runs "
         f"`pip install --no-cache-dir`; Bakery bakes from a lock (resolution shown separately).\n"
-        f"\nWhere a cold Bakery bake spends its time (medians, s): {phase_line(samples)}.\n"
+        f"\nWhere a cold Bakery bake spends its time (medians, s): {phase_line(samples)}. "
+        f"Each part alone, one after the other: {alone_line(samples)}.\n"
     )
 
 
@@ -391,6 +423,11 @@ def phase_line(samples: Samples) -> str:
     phases = [name for name in samples.times if name.startswith("phase ")]
     parts = [f"{name[6:]} {samples.median(name):.2f}" for name in phases]
     return ", ".join(parts) + f"; total {samples.median('bakery cold'):.2f}"
+
+
+def alone_line(samples: Samples) -> str:
+    parts = [name for name in samples.times if name.startswith("alone ")]
+    return ", ".join(f"{name[6:]} {samples.median(name):.2f}" for name in parts)
 
 
 def main(argv: list[str] | None = None) -> int:

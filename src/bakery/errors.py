@@ -73,7 +73,11 @@ class EnvironmentBuildError(BakeryError):
     """Raised when creating an environment from its lock fails."""
 
 
-class SnapshotError(BakeryError):
+class FetchError(BakeryError):
+    """Raised when a locked artifact cannot be downloaded, or does not match its sha256."""
+
+
+class SnapshotError(FetchError):
     """Raised when packages cannot be stored in, or restored from, the datastore."""
 
 

@@ -9,18 +9,16 @@ artifact shared by many environments and runs is stored once. The store is anyth
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urljoin, urlsplit
 
 from .errors import SnapshotError
+from .fetch import fetch_pypi, verify_sha256
 from .lock.model import LockedEnv, LockedPackage
-from .resolve.indexes import IndexConfig, redact, strip_credentials
+from .resolve.indexes import IndexConfig
 
 
 class PackageStore(Protocol):
@@ -80,18 +78,6 @@ def restore_env(env: LockedEnv, store: PackageStore, dest: Path) -> Path:
     return dest
 
 
-def verify_sha256(path: Path, expected: str, what: str) -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != expected:
-        raise SnapshotError(
-            f"{what} does not match the sha256 in the lockfile (got {digest.hexdigest()[:16]}…): "
-            "the file was altered or truncated; delete it from the snapshot and run again"
-        )
-
-
 def download_packages(
     env: LockedEnv,
     packages: Iterable[LockedPackage],
@@ -111,86 +97,8 @@ def download_packages(
         for package, path in zip(conda, download_conda_packages(subset, dest), strict=True):
             result[package.sha256] = path
     if pypi:
-        indexes = indexes or IndexConfig.from_environment()
-        auth = indexes.credentials_by_host()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            fetched = pool.map(lambda p: _fetch(p, dest, auth, indexes), pypi)
-            for package, path in zip(pypi, fetched, strict=True):
-                result[package.sha256] = path
+        result.update(fetch_pypi(pypi, dest, indexes=indexes))
     return result
-
-
-def _fetch(
-    package: LockedPackage,
-    dest: Path,
-    auth: dict[str, tuple[str, str]],
-    indexes: IndexConfig | None = None,
-) -> Path:
-    """Download one artifact by its lock URL; if that fails (a lock made on a machine with
-    another mirror), look the same file up on the configured indexes. sha256-checked."""
-    target = dest / package.filename
-    try:
-        _download(package.url, target, auth)
-    except Exception as first:  # noqa: BLE001 - every transport error is handled alike
-        mirror = _find_on_indexes(package, indexes, auth) if indexes else None
-        if mirror is None:
-            raise SnapshotError(
-                f"cannot download {package.filename} from {redact(package.url)} to snapshot it "
-                f"({first}), and the configured indexes do not have it either: check the network "
-                "or PIP_INDEX_URL / PIP_EXTRA_INDEX_URL"
-            ) from None
-        _download(mirror, target, auth)
-    verify_sha256(target, package.sha256, package.filename)
-    return target
-
-
-def _download(url: str, target: Path, auth: dict[str, tuple[str, str]]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        shutil.copyfile(unquote(parts.path), target)
-        return
-    import httpx
-
-    with httpx.stream(
-        "GET", url, auth=auth.get(parts.hostname), follow_redirects=True, timeout=120
-    ) as response:
-        response.raise_for_status()
-        with open(target, "wb") as f:
-            for chunk in response.iter_bytes(1 << 20):
-                f.write(chunk)
-
-
-def _find_on_indexes(
-    package: LockedPackage, indexes: IndexConfig, auth: dict[str, tuple[str, str]]
-) -> str | None:
-    """The URL of a file named like `package`'s on one of the PEP 503 indexes, or None (the
-    download is then checked against the lock's sha256)."""
-    import re
-
-    import httpx
-
-    name = re.sub(r"[-_.]+", "-", package.name).lower()
-    for index in indexes.urls(with_default=True):
-        page_url = strip_credentials(index).rstrip("/") + f"/{name}/"
-        try:
-            if page_url.startswith("file://"):
-                page = Path(unquote(urlsplit(page_url).path), "index.html").read_text()
-            else:
-                response = httpx.get(
-                    page_url,
-                    auth=auth.get(urlsplit(page_url).hostname),
-                    follow_redirects=True,
-                    timeout=30,
-                )
-                if response.status_code != 200:
-                    continue
-                page, page_url = response.text, str(response.url)
-        except (OSError, httpx.HTTPError):
-            continue
-        for href in re.findall(r'href="([^"]+)"', page):
-            if href.split("#", 1)[0].rsplit("/", 1)[-1] == package.filename:
-                return urljoin(page_url, href.split("#", 1)[0])
-    return None
 
 
 # The tools a bootstrap needs, by the name it knows them: their PyPI distributions. Each is

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from bakery.errors import SnapshotError
+from bakery.errors import FetchError
 from bakery.lock.model import LockedEnv, LockedPackage
 from bakery.resolve.indexes import IndexConfig
 from bakery.snapshot import download_packages
@@ -43,6 +43,6 @@ def test_no_copy_anywhere_is_one_clear_error(private_index, tmp_path):
     package = _locked_private_package(private_index, "file:///nonexistent/mirror/x.whl")
     package = dataclasses.replace(package, filename="other-1.0-py3-none-any.whl")
     indexes = IndexConfig(index_url=private_index.url)
-    with pytest.raises(SnapshotError, match="do not have it either") as info:
+    with pytest.raises(FetchError, match="do not have it either") as info:
         download_packages(_env_with(package), [package], tmp_path, indexes=indexes)
     assert private_index.password not in str(info.value)

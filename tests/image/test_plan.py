@@ -11,7 +11,7 @@ from bakery.lock.model import LockedPackage
 
 def staged(name: str, size: int, version: str = "1") -> StagedPackage:
     package = LockedPackage("pypi", name, version, f"https://x/{name}", name * 4, f"{name}.whl")
-    return StagedPackage(package, f"key-{name}-{version}", Path("/nowhere"), size, True)
+    return StagedPackage(package, f"key-{name}-{version}", Path("/nowhere"), "3.11", size, None)
 
 
 SMALL = [staged(n, 1000) for n in ("a", "b", "certifi", "idna", "requests", "six", "urllib3")]

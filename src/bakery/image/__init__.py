@@ -5,7 +5,7 @@
 
 from .bake import BakeOptions, BakeResult, bake, default_cache_dir, image_env, image_tag
 from .inspect import ImageInfo, LayerInfo, inspect_image
-from .layers import DEFAULT_COMPRESSION_LEVEL, Layer, Tree, write_layer
+from .layers import DEFAULT_COMPRESSION_LEVEL, Entry, Layer, Tree, write_layer
 from .stage import ENV_ROOT, StagedPackage, find_python, site_packages_dir, stage_env
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ENV_ROOT",
     "BakeOptions",
     "BakeResult",
+    "Entry",
     "ImageInfo",
     "Layer",
     "LayerInfo",

@@ -175,22 +175,25 @@ def _bake_fully(
     tag = target.tag or image_tag(env, base.digest)
     uploaded_before = client.bytes_uploaded
     with BakeProgress(enabled=options.progress) as progress:
-        staged = stage_env(env, cache_dir)
-        jobs = plan_layers(staged.packages, env.python, level=options.compression_level)
-        layers, built = build_layers(
-            jobs,
-            LayerCache(cache_dir),
-            level=options.compression_level,
-            workers=options.workers,
-            on_built=progress.layer_built,
-        )
-        config_bytes = canonical_json(_config(env, base, layers))
-        manifest = _manifest(base, layers, config_bytes)
-        _push_base_layers(client, base_client, target, base, cache_dir, progress)
-        for layer in layers:
-            progress.push(client, target.repository, layer.digest, layer.path, layer.packages)
-        client.push_blob(target.repository, manifest.config.digest, config_bytes)
-        digest = client.put_manifest(target.repository, tag, manifest.to_bytes(), OCI_MANIFEST)
+        staged = stage_env(env, cache_dir, background=True)
+        try:
+            jobs = plan_layers(staged.packages, env.python, level=options.compression_level)
+            layers, built = build_layers(
+                jobs,
+                LayerCache(cache_dir),
+                level=options.compression_level,
+                workers=options.workers,
+                on_built=progress.layer_built,
+                before_build=lambda job: staged.wait(job.sources),
+                build_order=lambda job: staged.ready_rank(job.sources),
+            )
+            config_bytes = canonical_json(_config(env, base, layers))
+            manifest = _manifest(base, layers, config_bytes)
+            _push_base_layers(client, base_client, target, base, cache_dir, progress)
+            digest = _push_image(client, target, tag, layers, manifest, config_bytes, progress)
+        finally:
+            staged.close()
+
     return BakeResult(
         image=str(target.with_tag(tag)),
         digest=digest,
@@ -247,6 +250,22 @@ def _manifest(base: BaseImage, layers: list[Layer], config_bytes: bytes) -> Imag
             ANNOTATION_BASE_DIGEST: base.digest,
         },
     )
+
+
+def _push_image(
+    client: RegistryClient,
+    target: ImageReference,
+    tag: str,
+    layers: list[Layer],
+    manifest: ImageManifest,
+    config_bytes: bytes,
+    progress: BakeProgress,
+) -> str:
+    """Our layers, then the config, then the manifest (last: it names all the rest)."""
+    for layer in layers:
+        progress.push(client, target.repository, layer.digest, layer.path, layer.packages)
+    client.push_blob(target.repository, manifest.config.digest, config_bytes)
+    return client.put_manifest(target.repository, tag, manifest.to_bytes(), OCI_MANIFEST)
 
 
 def _push_base_layers(

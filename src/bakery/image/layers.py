@@ -9,6 +9,7 @@ Compression runs in zlib, which releases the GIL, so `build_layers` compresses i
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import stat
@@ -20,10 +21,12 @@ try:  # ISA-L's deflate: several times faster than zlib at similar sizes (isal o
     from isal import isal_zlib as _isal_zlib
 except ImportError:  # pragma: no cover - platforms without isal wheels
     _isal_zlib = None
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Protocol
 
 from ..errors import ImageError
 
@@ -37,11 +40,68 @@ _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, 
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One tar entry: a path inside the image (relative, POSIX) and where its bytes come from.
+
+    `open` returns a binary stream of exactly `size` bytes (a file, a zip member, a buffer); it
+    is called only while the layer is written, so a layer never holds its files in memory.
+    """
+
+    name: str
+    mode: int = 0o644
+    kind: bytes = tarfile.REGTYPE
+    size: int = 0
+    open: Callable[[], BinaryIO] | None = None
+    linkname: str = ""
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes, mode: int = 0o644) -> Entry:
+        return cls(name, mode, tarfile.REGTYPE, len(data), lambda: io.BytesIO(data))
+
+    def add_to(self, tar: tarfile.TarFile) -> None:
+        info = _tarinfo(self.name, self.mode, self.kind, self.size, self.linkname)
+        if self.open is None:
+            tar.addfile(info)
+            return
+        with self.open() as stream:
+            tar.addfile(info, stream)
+
+
+class LayerSource(Protocol):
+    """Anything that lists layer entries; files it opens are closed by `stack`."""
+
+    def entries(self, stack: ExitStack) -> Iterable[Entry]: ...
+
+
+@dataclass(frozen=True)
 class Tree:
     """A directory on disk placed at `prefix` (a relative POSIX path) inside the image."""
 
     source: Path
     prefix: str
+
+    def entries(self, stack: ExitStack) -> Iterator[Entry]:
+        prefix = PurePosixPath(self.prefix)
+        if str(prefix) != ".":  # "." places the tree at the root
+            yield Entry(str(prefix), 0o755, tarfile.DIRTYPE)
+        for dirpath, dirnames, filenames in os.walk(self.source):
+            rel = PurePosixPath(Path(dirpath).relative_to(self.source).as_posix())
+            for name in dirnames + filenames:
+                source = os.path.join(dirpath, name)
+                entry = _disk_entry(str(prefix / rel / name), source, os.lstat(source))
+                if entry is not None:
+                    yield entry
+
+
+def _disk_entry(name: str, source: str, st: os.stat_result) -> Entry | None:
+    if stat.S_ISDIR(st.st_mode):
+        return Entry(name, 0o755, tarfile.DIRTYPE)
+    if stat.S_ISLNK(st.st_mode):
+        return Entry(name, 0o777, tarfile.SYMTYPE, linkname=os.readlink(source))
+    if stat.S_ISREG(st.st_mode):
+        mode = 0o755 if st.st_mode & 0o111 else 0o644
+        return Entry(name, mode, tarfile.REGTYPE, st.st_size, lambda: open(source, "rb"))
+    return None  # sockets, fifos and devices have no place in an environment layer
 
 
 @dataclass(frozen=True)
@@ -138,38 +198,16 @@ def _tarinfo(
     return info
 
 
-def _entries(trees: Sequence[Tree]) -> dict[str, tuple[Path | None, os.stat_result | None]]:
-    """Every path the layer holds (parents of each prefix included), mapped to its source."""
-    entries: dict[str, tuple[Path | None, os.stat_result | None]] = {}
-    for tree in trees:
-        prefix = PurePosixPath(tree.prefix)
-        if str(prefix) != ".":  # "." places the tree at the root
-            for parent in [*reversed(prefix.parents[:-1]), prefix]:
-                entries.setdefault(str(parent), (None, None))
-        for dirpath, dirnames, filenames in os.walk(tree.source):
-            rel = Path(dirpath).relative_to(tree.source)
-            for name in dirnames + filenames:
-                source = Path(dirpath) / name
-                entries[str(prefix / rel.as_posix() / name)] = (source, source.lstat())
-    return entries
-
-
-def _add_entry(tar: tarfile.TarFile, name: str, source: Path | None, st) -> None:
-    if source is None or stat.S_ISDIR(st.st_mode):
-        tar.addfile(_tarinfo(name, 0o755, tarfile.DIRTYPE))
-    elif stat.S_ISLNK(st.st_mode):
-        tar.addfile(_tarinfo(name, 0o777, tarfile.SYMTYPE, linkname=os.readlink(source)))
-    elif stat.S_ISREG(st.st_mode):
-        mode = 0o755 if st.st_mode & 0o111 else 0o644
-        with open(source, "rb") as f:
-            tar.addfile(_tarinfo(name, mode, tarfile.REGTYPE, size=st.st_size), f)
-    # sockets, fifos and devices have no place in an environment layer: skipped
+def _parents(name: str) -> list[str]:
+    parts = name.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def write_layer(
-    trees: Sequence[Tree], dest_dir: Path, *, level: int = DEFAULT_COMPRESSION_LEVEL
+    sources: Sequence[LayerSource], dest_dir: Path, *, level: int = DEFAULT_COMPRESSION_LEVEL
 ) -> Layer:
-    """Tar and gzip `trees` into a blob under `dest_dir/sha256/`, named by its digest.
+    """Tar and gzip the entries of `sources` into a blob under `dest_dir/sha256/`, named by its
+    digest. Entries are sorted by name, and every parent folder gets an entry of its own.
 
     The blob is written to a temporary file and renamed into place, so an interrupted or
     failed build (disk full) leaves nothing that looks like a finished layer.
@@ -178,11 +216,16 @@ def write_layer(
     blobs.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".layer-", dir=blobs)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with ExitStack() as stack, os.fdopen(fd, "wb") as out:
+            entries = {entry.name: entry for source in sources for entry in source.entries(stack)}
+            for name in list(entries):
+                for parent in _parents(name):
+                    if parent not in entries:
+                        entries[parent] = Entry(parent, 0o755, tarfile.DIRTYPE)
             sink = _HashingGzipWriter(out, level)
             with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for name, (source, st) in sorted(_entries(trees).items()):
-                    _add_entry(tar, name, source, st)
+                for name in sorted(entries):
+                    entries[name].add_to(tar)
             sink.close()
         digest = "sha256:" + sink.gz_sha.hexdigest()
         final = blobs / sink.gz_sha.hexdigest()
@@ -204,7 +247,7 @@ class LayerJob:
     """A layer to build: its content key (for the cache), trees, and the packages it holds."""
 
     key: str
-    trees: tuple[Tree, ...]
+    sources: tuple[LayerSource, ...]
     packages: tuple[str, ...]
 
 
@@ -250,17 +293,25 @@ def build_layers(
     level: int = DEFAULT_COMPRESSION_LEVEL,
     workers: int | None = None,
     on_built: Callable[[LayerJob, Layer], None] | None = None,
+    before_build: Callable[[LayerJob], None] | None = None,
+    build_order: Callable[[LayerJob], int] | None = None,
 ) -> tuple[list[Layer], int]:
-    """Build (or take from `cache`) one layer per job, in order; returns (layers, number built).
+    """Build (or take from `cache`) one layer per job; returns (layers in job order, number built).
 
-    Missing layers are compressed in parallel threads. A full disk raises `ImageError`.
+    Missing layers are compressed in parallel threads, started in `build_order` (default: job
+    order); `before_build` runs first in the building thread (to wait for inputs still being
+    made). A full disk raises `ImageError`.
     """
     found = {job.key: cache.get(job.key) for job in jobs}
     todo = [job for job in jobs if found[job.key] is None]
+    if build_order is not None:
+        todo.sort(key=build_order)
 
     def build(job: LayerJob) -> Layer:
+        if before_build:
+            before_build(job)
         try:
-            layer = write_layer(job.trees, cache.blobs, level=level)
+            layer = write_layer(job.sources, cache.blobs, level=level)
         except OSError as e:
             raise ImageError(
                 f"could not write the layer for {', '.join(job.packages) or job.key} in "

@@ -52,7 +52,7 @@ def plan_layers(
     return [
         LayerJob(
             key=layer_key(group, python_minor, level),
-            trees=tuple(tree for s in group for tree in s.trees(python_minor)),
+            sources=tuple(group),
             packages=tuple(s.pin for s in group),
         )
         for group in groups
