@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import SnapshotError
-from .fetch import fetch_pypi, verify_sha256
+from .fetch import ArtifactStore, fetch_pypi, verify_sha256
 from .lock.model import LockedEnv, LockedPackage
 from .resolve.indexes import IndexConfig
 
@@ -45,14 +45,23 @@ def snapshot_env(
     *,
     indexes: IndexConfig | None = None,
     work_dir: Path | None = None,
+    wheels: ArtifactStore | None = None,
 ) -> int:
-    """Store the artifacts of `env` that the store lacks; returns how many were uploaded."""
+    """Store the artifacts of `env` that the store lacks; returns how many were uploaded.
+
+    With `wheels`, PyPI artifacts are fetched through that local store (and stay there), so
+    an image bake of the same environment on this machine downloads nothing.
+    """
     wanted = {package_key(p): p for p in env.packages}
     missing = [wanted[k] for k in sorted(wanted.keys() - store.existing(list(wanted)))]
     if not missing:
         return 0
+    kept = [p for p in missing if p.kind == "pypi"] if wheels is not None else []
     with tempfile.TemporaryDirectory(prefix="bakery-snapshot-", dir=work_dir) as tmp:
-        files = download_packages(env, missing, Path(tmp), indexes=indexes)
+        rest = [p for p in missing if p not in kept]
+        files = download_packages(env, rest, Path(tmp), indexes=indexes)
+        if wheels is not None and kept:
+            files.update(wheels.fetch_all(kept, indexes=indexes))
         store.put([(package_key(p), files[p.sha256]) for p in missing])
     return len(missing)
 

@@ -171,3 +171,21 @@ def test_a_failing_compiler_is_one_clear_error(cache_dir, tmp_path, monkeypatch)
     with pytest.raises(ImageError, match=r"compiling bytecode .* failed \(exit status 3:\nboom"):
         stage_env(env, cache_dir)
     assert not list((cache_dir / "bytecode").glob("*.zip"))
+
+
+def test_a_locked_file_that_is_no_zip_is_one_clear_error(cache_dir, tmp_path):
+    import hashlib
+
+    env = lock(("idna==3.10",))
+    broken = tmp_path / env.packages[0].filename
+    broken.write_bytes(b"not a zip at all")
+    package = type(env.packages[0])(
+        **{
+            **env.packages[0].__dict__,
+            "url": broken.as_uri(),
+            "sha256": hashlib.sha256(broken.read_bytes()).hexdigest(),
+        }
+    )
+    wrong = type(env)(spec=env.spec, python=env.python, packages=(package,))
+    with pytest.raises(ImageError, match="not a readable wheel.*lock another version of idna"):
+        stage_env(wrong, cache_dir)

@@ -38,6 +38,11 @@ def default_cache_root() -> Path:
     return Path(base) / "bakery"
 
 
+def image_cache_dir(cache_root: Path) -> Path:
+    """Where images are made under a Bakery cache root: wheels, bytecode, layers, records."""
+    return cache_root / "image"
+
+
 @dataclass(frozen=True)
 class CachedEnv:
     """A finished environment in the cache."""

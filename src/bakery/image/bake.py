@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..envs.cache import default_cache_root
+from ..envs.cache import default_cache_root, image_cache_dir
 from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
@@ -51,7 +51,7 @@ from .stage import ENV_ROOT, LAYOUT_VERSION, site_packages_dir, stage_env
 
 def default_cache_dir() -> Path:
     """`image/` under the Bakery cache root (`$BAKERY_CACHE_DIR`, else `~/.cache/bakery`)."""
-    return default_cache_root() / "image"
+    return image_cache_dir(default_cache_root())
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,14 @@ def stage_env(env: LockedEnv, cache_dir: Path, *, background: bool = False) -> S
     for package in pypi:
         key = stage_key(package, env.python, platform, python is not None)
         wheel = wheels[package.sha256]
-        with zipfile.ZipFile(wheel) as archive:
-            layout = read_layout(archive, wheel.name, env.python)
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                layout = read_layout(archive, wheel.name, env.python)
+        except zipfile.BadZipFile as e:
+            raise ImageError(
+                f"{wheel.name} matches the sha256 in the lock but is not a readable wheel ({e}): "
+                f"the published file is broken; lock another version of {package.name}"
+            ) from None
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if python else None
         one = StagedPackage(package, key, wheel, env.python, layout.size, bytecode)
         staged.append(one)

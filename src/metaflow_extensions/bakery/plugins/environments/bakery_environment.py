@@ -228,18 +228,22 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         import tempfile
         from pathlib import Path
 
+        from bakery.envs.cache import image_cache_dir
+        from bakery.fetch import ArtifactStore
         from bakery.snapshot import snapshot_env, snapshot_tools
 
         from ..snapshot_store import DatastorePackageStore
 
         store = DatastorePackageStore(self.datastore_type)
+        # the wheels stay on this machine too, where an image bake of these envs finds them
+        wheels = ArtifactStore(image_cache_dir(self.cache_root()) / "wheels")
         stored = 0
         with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
             for env in {e.env_id: e for e in self._locked.values()}.values():
                 key = "envs/%s.json" % env.env_id
                 if _is_complete(store, key, env):
                     continue
-                stored += snapshot_env(env, store, indexes=indexes)
+                stored += snapshot_env(env, store, indexes=indexes, wheels=wheels)
                 tools = snapshot_tools(env, store, indexes=indexes)
                 store.put_text(key, _dumps({**tools, "env": env.to_dict()}), Path(tmp))
         if stored:
