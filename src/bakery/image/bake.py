@@ -175,7 +175,7 @@ def _bake_fully(
     tag = target.tag or image_tag(env, base.digest)
     uploaded_before = client.bytes_uploaded
     with BakeProgress(enabled=options.progress) as progress:
-        staged = stage_env(env, cache_dir, background=True)
+        staged = stage_env(env, cache_dir, background=True, progress=progress)
         try:
             jobs = plan_layers(staged.packages, env.python, level=options.compression_level)
             layers, built = build_layers(
@@ -184,6 +184,7 @@ def _bake_fully(
                 level=options.compression_level,
                 workers=options.workers,
                 on_built=progress.layer_built,
+                on_bytes=progress.layer_bytes,
                 before_build=lambda job: staged.wait(job.sources),
                 build_order=lambda job: staged.ready_rank(job.sources),
             )

@@ -141,8 +141,9 @@ def _deflater(level: int):
 class _HashingGzipWriter:
     """A write-only file object: hashes what tarfile writes, gzips it to `out`, hashes that."""
 
-    def __init__(self, out, level: int) -> None:
+    def __init__(self, out, level: int, on_bytes: Callable[[int], None] | None = None) -> None:
         self._out = out
+        self._on_bytes = on_bytes
         self._deflate = _deflater(level)
         self._buffer = bytearray()
         self._crc = 0
@@ -176,6 +177,8 @@ class _HashingGzipWriter:
         self._crc = zlib.crc32(chunk, self._crc)
         self.raw_size += len(chunk)
         self._emit(self._deflate.compress(chunk))
+        if self._on_bytes is not None:
+            self._on_bytes(len(chunk))
 
     def _emit(self, data: bytes) -> None:
         if data:
@@ -204,7 +207,11 @@ def _parents(name: str) -> list[str]:
 
 
 def write_layer(
-    sources: Sequence[LayerSource], dest_dir: Path, *, level: int = DEFAULT_COMPRESSION_LEVEL
+    sources: Sequence[LayerSource],
+    dest_dir: Path,
+    *,
+    level: int = DEFAULT_COMPRESSION_LEVEL,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Layer:
     """Tar and gzip the entries of `sources` into a blob under `dest_dir/sha256/`, named by its
     digest. Entries are sorted by name, and every parent folder gets an entry of its own.
@@ -222,7 +229,7 @@ def write_layer(
                 for parent in _parents(name):
                     if parent not in entries:
                         entries[parent] = Entry(parent, 0o755, tarfile.DIRTYPE)
-            sink = _HashingGzipWriter(out, level)
+            sink = _HashingGzipWriter(out, level, on_bytes)
             with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 for name in sorted(entries):
                     entries[name].add_to(tar)
@@ -293,6 +300,7 @@ def build_layers(
     level: int = DEFAULT_COMPRESSION_LEVEL,
     workers: int | None = None,
     on_built: Callable[[LayerJob, Layer], None] | None = None,
+    on_bytes: Callable[[LayerJob, int], None] | None = None,
     before_build: Callable[[LayerJob], None] | None = None,
     build_order: Callable[[LayerJob], int] | None = None,
 ) -> tuple[list[Layer], int]:
@@ -300,7 +308,7 @@ def build_layers(
 
     Missing layers are compressed in parallel threads, started in `build_order` (default: job
     order); `before_build` runs first in the building thread (to wait for inputs still being
-    made). A full disk raises `ImageError`.
+    made), `on_bytes` as tar bytes are compressed. A full disk raises `ImageError`.
     """
     found = {job.key: cache.get(job.key) for job in jobs}
     todo = [job for job in jobs if found[job.key] is None]
@@ -311,7 +319,8 @@ def build_layers(
         if before_build:
             before_build(job)
         try:
-            layer = write_layer(job.sources, cache.blobs, level=level)
+            count = (lambda n: on_bytes(job, n)) if on_bytes else None
+            layer = write_layer(job.sources, cache.blobs, level=level, on_bytes=count)
         except OSError as e:
             raise ImageError(
                 f"could not write the layer for {', '.join(job.packages) or job.key} in "

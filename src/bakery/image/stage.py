@@ -24,10 +24,11 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -128,11 +129,25 @@ class StageResult:
         return max((self._compiling.rank(p.bytecode) for p in packages), default=0)
 
 
-def stage_env(env: LockedEnv, cache_dir: Path, *, background: bool = False) -> StageResult:
+class StageProgress(Protocol):
+    """What staging reports while it works (BakeProgress draws it)."""
+
+    def fetching(self, count: int) -> AbstractContextManager[object]: ...
+
+    def compiling(self, count: int) -> Callable[[], None]: ...
+
+
+def stage_env(
+    env: LockedEnv,
+    cache_dir: Path,
+    *,
+    background: bool = False,
+    progress: StageProgress | None = None,
+) -> StageResult:
     """Fetch (or find) every wheel of `env` and compile what is not compiled; see module doc.
 
     With `background`, compiling goes on after this returns: call `wait` before reading a
-    package's entries.
+    package's entries. `progress` hears of the wheels fetched and each package compiled.
     """
     if env.by_kind("conda"):
         names = ", ".join(p.name for p in env.by_kind("conda"))
@@ -144,7 +159,10 @@ def stage_env(env: LockedEnv, cache_dir: Path, *, background: bool = False) -> S
     _check_wheels(pypi, env)
     python = find_python(env.python)
     notes = [] if python else [f"no Python {env.python} on this machine: bytecode not compiled"]
-    wheels = ArtifactStore(cache_dir / "wheels").fetch_all(pypi)
+    store = ArtifactStore(cache_dir / "wheels")
+    fetching = [p for p in pypi if not store.path(p).is_file()]
+    with progress.fetching(len(fetching)) if progress and fetching else nullcontext():
+        wheels = store.fetch_all(pypi)
     platform = env.spec.platform.uv_platform
     staged: list[StagedPackage] = []
     todo: list[tuple[StagedPackage, list[tuple[str, str]]]] = []
@@ -168,7 +186,8 @@ def stage_env(env: LockedEnv, cache_dir: Path, *, background: bool = False) -> S
     if todo and python is not None:
         (cache_dir / "bytecode").mkdir(parents=True, exist_ok=True)
         todo.sort(key=lambda item: -len(item[1]))  # the longest first: they gate the layers
-        compiling = _Compilation(python, todo, env)
+        done = progress.compiling(len(todo)) if progress else None
+        compiling = _Compilation(python, todo, env, done)
         if not background:
             compiling.wait([one.bytecode for one, _ in todo])
     return StageResult(tuple(staged), len(todo), tuple(notes), compiling)
@@ -202,8 +221,10 @@ class _Compilation:
         python: Path,
         todo: Sequence[tuple[StagedPackage, list[tuple[str, str]]]],
         env: LockedEnv,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
         self._env = env
+        self._on_done = on_done
         self._expected = {str(one.bytecode): rank + 1 for rank, (one, _) in enumerate(todo)}
         self._done: set[str] = set()
         self._failed: str | None = None
@@ -229,6 +250,8 @@ class _Compilation:
             with self._changed:
                 self._done.add(line.strip())
                 self._changed.notify_all()
+            if self._on_done is not None:
+                self._on_done()
         code = self._process.wait()
         with self._changed:
             if code != 0:
