@@ -48,7 +48,12 @@ class ArtifactStore:
         self, packages: Sequence[LockedPackage], *, indexes: IndexConfig | None = None
     ) -> dict[str, Path]:
         """sha256 -> the stored file of each package, fetching those not stored yet."""
-        missing = [p for p in packages if not self.path(p).is_file()]
+        missing = []
+        for package in packages:
+            try:
+                os.utime(self.path(package))  # used now: image gc keeps it
+            except FileNotFoundError:
+                missing.append(package)
         if missing:
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.root) as tmp:

@@ -1,13 +1,17 @@
-"""`bakery image show REF`: an image's layers, packages, base and environment identity."""
+"""`bakery image show REF`: an image's layers, packages, base and environment identity;
+`bakery image gc`: clean the local image cache."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from ..image.bake import default_cache_dir
+from ..image.gc import collect_image_garbage
 from ..image.inspect import ImageInfo, inspect_image
 from ..spec import TargetPlatform
 
@@ -22,6 +26,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)
+    gc = verbs.add_parser("gc", help="Remove what no bake used lately from the image cache.")
+    gc.add_argument(
+        "--older-than",
+        type=float,
+        default=30,
+        metavar="DAYS",
+        help="remove wheels, bytecode, layers and records unused for DAYS (default %(default)s)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    gc.add_argument("--cache-dir", type=Path, help="image cache (default: BAKERY_CACHE_DIR/image)")
+    gc.set_defaults(func=run_gc)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -30,6 +45,19 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(info.to_dict(), indent=2))
     else:
         render(info, Console())
+    return 0
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    cache_dir = args.cache_dir or default_cache_dir()
+    report = collect_image_garbage(cache_dir, max_age_days=args.older_than, dry_run=args.dry_run)
+    what = ", ".join(f"{count} {kind}(s)" for kind, count in sorted(report.removed.items()))
+    verb = "would free" if args.dry_run else "freed"
+    Console().print(
+        f"removed {what or 'nothing'} from {cache_dir}; kept {report.kept}; "
+        f"{verb} {report.bytes_freed / 1e6:.1f} MB",
+        highlight=False,
+    )
     return 0
 
 

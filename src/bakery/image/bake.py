@@ -18,6 +18,7 @@ from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
 from .base import BaseImage, ManifestCache, check_python, resolve_base
+from .gc import mark_used
 from .layers import (
     DEFAULT_COMPRESSION_LEVEL,
     Layer,
@@ -287,7 +288,9 @@ def _push_base_layers(
         ):
             continue
         path = cache_dir / "blobs" / "sha256" / layer.digest.split(":", 1)[1]
-        if not path.is_file():
+        if path.is_file():
+            mark_used(path)
+        else:
             base_client.pull_blob(base.reference.repository, layer.digest, path)
         progress.push(client, target.repository, layer.digest, path, ("base layer",))
 
@@ -304,10 +307,13 @@ class PushRecords:
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 
     def get(self, key: str) -> dict | None:
+        path = self.root / f"{key}.json"
         try:
-            return json.loads((self.root / f"{key}.json").read_text())
+            record = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
             return None
+        mark_used(path)
+        return record
 
     def put(self, key: str, record: dict) -> None:
         write_atomic(self.root / f"{key}.json", json.dumps(record, sort_keys=True))

@@ -17,6 +17,7 @@ from ..errors import ImageError, PlatformNotFoundError, RegistryNotFoundError
 from ..registry import RegistryClient
 from ..registry.reference import ImageReference
 from ..spec import TargetPlatform
+from .gc import mark_used
 from .layers import write_atomic
 from .oci import ACCEPT, INDEX_TYPES, Descriptor, ImageManifest, platform_of
 
@@ -73,9 +74,11 @@ class ManifestCache:
 
 def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    mark_used(path)
+    return data
 
 
 def resolve_base(

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
 from ..errors import ImageError
+from .gc import mark_used
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 # A cold bake is compression-bound. Levels 1-3 use ISA-L's deflate (python-isal), levels 4-9
@@ -273,6 +274,8 @@ class LayerCache:
             return None
         if not layer.path.is_file() or layer.path.stat().st_size != layer.size:
             return None
+        mark_used(self.index / f"{key}.json")
+        mark_used(layer.path)
         return layer
 
     def put(self, key: str, layer: Layer) -> None:

@@ -38,6 +38,7 @@ from ..lock.model import LockedEnv, LockedPackage
 from ..resolve.pypi import target_tags
 from ..resolve.python import find_interpreter
 from . import compile_worker
+from .gc import mark_used
 from .layers import Entry
 from .wheel import ENV_ROOT, WheelLayout, read_layout, site_packages_dir
 
@@ -180,7 +181,9 @@ def stage_env(
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if python else None
         one = StagedPackage(package, key, wheel, env.python, layout.size, bytecode)
         staged.append(one)
-        if bytecode is not None and not bytecode.is_file():
+        if bytecode is not None and bytecode.is_file():
+            mark_used(bytecode)
+        elif bytecode is not None:
             todo.append((one, layout.sources_to_compile()))
     compiling = None
     if todo and python is not None:
