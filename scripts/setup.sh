@@ -38,6 +38,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing metaflow-bakery (editable) with test tools"
 VIRTUAL_ENV=.venv uv pip install -q -e '.[test]'
+# bytecode, as `pip install` leaves it (uv does not compile by default, and PYTHONDONTWRITEBYTECODE
+# may be set): without it every process compiles Metaflow again, which no user's install does
+echo "==> compiling bytecode"
+.venv/bin/python -m compileall -q -j0 .venv/lib/python3*/site-packages src >/dev/null || true
 
 if [ "${1:-}" != "--no-run" ]; then
   # Metaflow refuses to run as root without a user name
