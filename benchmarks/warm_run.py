@@ -116,7 +116,19 @@ def run_flow(flow: Path, env: dict[str, str], *extra: str) -> float:
     return timed([sys.executable, *extra, flow.name, *environment, "run"], cwd=flow.parent, env=env)
 
 
+def installed_bytecode() -> str:
+    """Whether Metaflow's modules have bytecode where they are installed (pip leaves it; without
+    it every process, plain or Bakery, compiles Metaflow from source and the figure means little)."""
+    import metaflow
+
+    folder = Path(metaflow.__file__).parent
+    sources = len(list(folder.rglob("*.py")))
+    compiled = len(list(folder.rglob("__pycache__/*.pyc")))
+    return f"{compiled} .pyc for {sources} .py"
+
+
 def measure(repeat: int, breakdown: bool = False, profile: bool = False) -> list[Row]:
+    note(f"warm run: installed Metaflow's bytecode: {installed_bytecode()}")
     with scratch_dir("bench-warm-") as root:
         env = flow_env(root)
         plain = write_flow(root / "plain", with_environments=False)
