@@ -35,11 +35,14 @@ def install_conda(
     *,
     cache_dir: Path | None = None,
     package_dir: Path | None = None,
+    alternative_prefix: str | None = None,
 ) -> None:
     """Link the conda packages of `env` into `prefix`.
 
     `cache_dir` is rattler's package cache (its default if None). With `package_dir`, each
     archive is read from `package_dir/<filename>` after its sha256 is checked, never fetched.
+    With `alternative_prefix`, files that embed their prefix get that path instead of `prefix`
+    (an environment staged here for use elsewhere, e.g. in an image).
     If this call created `prefix` and fails, it removes it again.
     """
     packages = env.by_kind("conda")
@@ -54,7 +57,7 @@ def install_conda(
     prefix = Path(prefix)
     created = not prefix.exists()
     try:
-        run_sync(_install(records, prefix, cache_dir, env.spec.platform.subdir))
+        run_sync(_install(records, prefix, cache_dir, env.spec.platform.subdir, alternative_prefix))
     except Exception as error:
         if created:  # a half-linked prefix must not look usable
             shutil.rmtree(prefix, ignore_errors=True)
@@ -157,7 +160,13 @@ def _file_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-async def _install(records: list, prefix: Path, cache_dir: Path | None, subdir: str) -> None:
+async def _install(
+    records: list,
+    prefix: Path,
+    cache_dir: Path | None,
+    subdir: str,
+    alternative_prefix: str | None = None,
+) -> None:
     from rattler import Subdir, install
 
     await install(
@@ -167,6 +176,7 @@ async def _install(records: list, prefix: Path, cache_dir: Path | None, subdir: 
         platform=Subdir(subdir),
         execute_link_scripts=False,
         show_progress=False,
+        alternative_target_prefix=alternative_prefix,
     )
 
 

@@ -172,7 +172,8 @@ def _bake_fully(
     started: float,
 ) -> BakeResult:
     base = resolve_base(base_client, base_ref, env.spec.platform, ManifestCache(cache_dir))
-    check_python(base, env.python)
+    if not any(p.name == "python" for p in env.by_kind("conda")):
+        check_python(base, env.python)  # else the environment brings its own Python
     tag = target.tag or image_tag(env, base.digest)
     uploaded_before = client.bytes_uploaded
     with BakeProgress(enabled=options.progress) as progress:

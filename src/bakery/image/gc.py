@@ -20,13 +20,14 @@ from pathlib import Path
 _KINDS = {
     "wheels": "wheel",
     "bytecode": "bytecode",
+    "conda": "conda prefix",
     "layers": "layer record",
     "pushed": "push record",
     "manifests/sha256": "manifest",
     "blobs/sha256": "blob",
 }
 _OBSOLETE = ("staged",)  # layout 2 unpacked every wheel here; layout 3 reads wheels directly
-_PARTIAL_PREFIXES = (".layer-", ".fetch-", ".install-")
+_PARTIAL_PREFIXES = (".layer-", ".fetch-", ".install-", ".build-")
 _PARTIAL_AGE_S = 3600
 
 

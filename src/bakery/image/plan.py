@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 
 from .layers import LayerJob, compression_codec
-from .stage import StagedPackage
+from .stage import Staged
 
 LARGE_PACKAGE_BYTES = 4 * 1024 * 1024
 # A group ends after a name whose hash falls in 1/GROUP_SPREAD of the range: ~4 packages a group.
@@ -23,22 +23,22 @@ def _ends_group(name: str) -> bool:
     return hashlib.sha256(name.encode()).digest()[0] < 256 // GROUP_SPREAD
 
 
-def layer_key(staged: Sequence[StagedPackage], python_minor: str, level: int) -> str:
+def layer_key(staged: Sequence[Staged], python_minor: str, level: int) -> str:
     """Content key of a layer: the staged trees it holds, where they go, and how it is gzipped."""
     text = "|".join([python_minor, compression_codec(level), *sorted(s.key for s in staged)])
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def plan_layers(
-    staged: Sequence[StagedPackage],
+    staged: Sequence[Staged],
     python_minor: str,
     *,
     level: int,
     large_bytes: int = LARGE_PACKAGE_BYTES,
 ) -> list[LayerJob]:
     """Large packages alone, small ones in name-stable groups; in order of package name."""
-    groups: list[list[StagedPackage]] = []
-    current: list[StagedPackage] = []
+    groups: list[list[Staged]] = []
+    current: list[Staged] = []
     for package in sorted(staged, key=lambda s: s.package.name):
         if package.size >= large_bytes:
             groups.append([package])

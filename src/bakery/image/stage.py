@@ -1,5 +1,7 @@
 """Staging: the locked wheels of an environment, fetched, checked, and compiled for the image.
 
+(Conda packages are linked by rattler into a staging prefix: see `stage_conda.py`.)
+
 Each locked wheel is fetched once into a content-addressed store (`wheels/<sha256>/`, checked
 against the lock) and checked against the image's Python and platform. Its layer entries are
 then read straight from the wheel (see `wheel.py`): nothing is unpacked on disk. Bytecode is
@@ -40,6 +42,7 @@ from ..resolve.python import find_interpreter
 from . import compile_worker
 from .gc import mark_used
 from .layers import Entry
+from .stage_conda import CondaStaged, stage_conda
 from .wheel import ENV_ROOT, WheelLayout, read_layout, site_packages_dir
 
 LAYOUT_VERSION = 3  # 3: installed straight from the wheels, `INSTALLER` is bakery
@@ -84,6 +87,11 @@ class StagedPackage:
     def pin(self) -> str:
         return f"{self.package.name}=={self.package.version}"
 
+    @property
+    def compile_source(self) -> Path:
+        """What the bytecode compiler reads the modules from."""
+        return self.wheel
+
     def layout(self, archive: zipfile.ZipFile) -> WheelLayout:
         return read_layout(archive, self.wheel.name, self.python_minor)
 
@@ -101,6 +109,9 @@ def _opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
     return lambda: archive.open(info)
 
 
+Staged = StagedPackage | CondaStaged  # what a layer is made of: a wheel or a conda package
+
+
 @dataclass
 class StageResult:
     """The staged packages in name order, how many were compiled now, and notes for the user.
@@ -109,12 +120,12 @@ class StageResult:
     packages' bytecode zips are in place (and raises if compiling failed).
     """
 
-    packages: tuple[StagedPackage, ...]
+    packages: tuple[Staged, ...]
     installed: int
     notes: tuple[str, ...] = ()
     _compiling: _Compilation | None = field(default=None, repr=False)
 
-    def wait(self, packages: Sequence[StagedPackage] | None = None) -> None:
+    def wait(self, packages: Sequence[Staged] | None = None) -> None:
         if self._compiling is not None:
             self._compiling.wait([p.bytecode for p in (packages or self.packages) if p.bytecode])
 
@@ -123,7 +134,7 @@ class StageResult:
         if self._compiling is not None:
             self._compiling.stop()
 
-    def ready_rank(self, packages: Sequence[StagedPackage]) -> int:
+    def ready_rank(self, packages: Sequence[Staged]) -> int:
         """When these packages' bytecode will all be in: 0 now, higher later."""
         if self._compiling is None:
             return 0
@@ -150,12 +161,6 @@ def stage_env(
     With `background`, compiling goes on after this returns: call `wait` before reading a
     package's entries. `progress` hears of the wheels fetched and each package compiled.
     """
-    if env.by_kind("conda"):
-        names = ", ".join(p.name for p in env.by_kind("conda"))
-        raise ImageError(
-            f"environment {env.short_id} has conda packages ({names}); images are baked from "
-            "PyPI packages on a base image that provides Python: move them to @pypi"
-        )
     pypi = sorted(env.by_kind("pypi"), key=lambda p: p.name)
     _check_wheels(pypi, env)
     python = find_python(env.python)
@@ -165,8 +170,14 @@ def stage_env(
     with progress.fetching(len(fetching)) if progress and fetching else nullcontext():
         wheels = store.fetch_all(pypi)
     platform = env.spec.platform.uv_platform
-    staged: list[StagedPackage] = []
-    todo: list[tuple[StagedPackage, list[tuple[str, str]]]] = []
+    staged: list[Staged] = []
+    todo: list[tuple[Staged, list[tuple[str, str]]]] = []
+    for conda in stage_conda(env, cache_dir, compiled=python is not None):
+        staged.append(conda)
+        if conda.bytecode is not None and conda.bytecode.is_file():
+            mark_used(conda.bytecode)
+        elif conda.bytecode is not None:
+            todo.append((conda, conda.modules(env.python)))
     for package in pypi:
         key = stage_key(package, env.python, platform, python is not None)
         wheel = wheels[package.sha256]
@@ -222,7 +233,7 @@ class _Compilation:
     def __init__(
         self,
         python: Path,
-        todo: Sequence[tuple[StagedPackage, list[tuple[str, str]]]],
+        todo: Sequence[tuple[Staged, list[tuple[str, str]]]],
         env: LockedEnv,
         on_done: Callable[[], None] | None = None,
     ) -> None:
@@ -233,7 +244,7 @@ class _Compilation:
         self._failed: str | None = None
         self._changed = threading.Condition()
         jobs = [
-            {"wheel": str(one.wheel), "out": str(one.bytecode), "modules": modules}
+            {"source": str(one.compile_source), "out": str(one.bytecode), "modules": modules}
             for one, modules in todo
         ]
         self._stderr = tempfile.TemporaryFile()
