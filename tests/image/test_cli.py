@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bakery.cli.bake import default_base_image
 from bakery.cli.main import main
+from bakery.image.base import default_base_image
 from bakery.lock import Lockfile, write_lock
 from bakery.registry import RegistryClient
 

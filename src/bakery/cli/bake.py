@@ -15,6 +15,7 @@ from rich.console import Console
 
 from ..errors import BakeryError, LockError
 from ..image.bake import BakeOptions, BakeResult, bake
+from ..image.base import default_base_image
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
 from .flowcall import call_flow
@@ -66,11 +67,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
-
-
-def default_base_image(python_minor: str) -> str:
-    """The official slim Python image for an environment's Python, e.g. python:3.11-slim."""
-    return f"docker.io/library/python:{python_minor}-slim"
 
 
 def run(args: argparse.Namespace) -> int:

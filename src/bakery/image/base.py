@@ -52,6 +52,11 @@ class BaseImage:
         return sum(layer.size for layer in self.manifest.layers) + self.manifest.config.size
 
 
+def default_base_image(python_minor: str) -> str:
+    """The official slim Python image for an environment's Python, e.g. python:3.11-slim."""
+    return f"docker.io/library/python:{python_minor}-slim"
+
+
 class ManifestCache:
     """Manifests and configs by digest under `root/manifests/sha256/` and `root/blobs/sha256/`."""
 

@@ -23,3 +23,9 @@ BAKERY_PYTHON_DOWNLOADS = from_conf("BAKERY_PYTHON_DOWNLOADS", False)
 
 # bytecode for new environments: "background" (default), "sync" or "never"
 BAKERY_COMPILE_BYTECODE = from_conf("BAKERY_COMPILE_BYTECODE", "background")
+
+# --environment=fast-bakery: where baked images are pushed (e.g. registry.example.com/team/envs)
+BAKERY_REGISTRY = from_conf("BAKERY_REGISTRY")
+
+# the base image baked environments go on (default: the official python:X.Y-slim)
+BAKERY_BASE_IMAGE = from_conf("BAKERY_BASE_IMAGE")

@@ -1,8 +1,10 @@
-"""Bakery's Metaflow plugins: `conda` and `pypi` environments replace core Metaflow's."""
+"""Bakery's Metaflow plugins: `conda` and `pypi` environments replace core Metaflow's;
+`fast-bakery` adds baked images for remote steps."""
 
 ENVIRONMENTS_DESC = [
     ("conda", ".environments.bakery_environment.BakeryCondaEnvironment"),
     ("pypi", ".environments.bakery_environment.BakeryPyPIEnvironment"),
+    ("fast-bakery", ".environments.fast_bakery.FastBakeryEnvironment"),
 ]
 
 STEP_DECORATORS_DESC = [

@@ -278,12 +278,17 @@ class BakeryPyPIEnvironment(BakeryCondaEnvironment):
 REMOTE_DECORATORS = ("batch", "kubernetes", "nvidia", "snowpark", "slurm", "nvct", "skypilot_step")
 
 
+def is_remote_decorator(decorator):
+    """Whether a step decorator sends the step's tasks to run elsewhere."""
+    return bool(getattr(decorator, "supports_conda_environment", False)) or (
+        decorator.name in REMOTE_DECORATORS
+    )
+
+
 def _remote_platform(step):
     """The platform a step's remote compute decorator targets (linux-64), or None: this machine."""
     for decorator in step.decorators:
-        if getattr(decorator, "supports_conda_environment", False) or (
-            decorator.name in REMOTE_DECORATORS
-        ):
+        if is_remote_decorator(decorator):
             from bakery.spec import TargetPlatform
 
             return TargetPlatform.parse(getattr(decorator, "target_platform", "linux-64"))

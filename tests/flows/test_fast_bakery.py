@@ -1,0 +1,111 @@
+"""`--environment=fast-bakery`: remote steps get images baked from the lock, named in the Argo
+manifests; a user's image wins; an unchanged flow bakes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from bakery.registry import RegistryClient
+from tests.image.conftest import base_images, image_registry  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.container]
+
+FLOW = """
+from metaflow import FlowSpec, kubernetes, pypi, step
+
+class BakedFlow(FlowSpec):
+    @pypi(packages={"tabulate": "0.9.0"})
+    @step
+    def start(self):
+        import tabulate
+        self.next(self.middle)
+
+    @kubernetes(image="docker.io/library/python:3.11")
+    @step
+    def middle(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    BakedFlow()
+"""
+
+
+def argo_manifest(flows, flow, env) -> dict:
+    result = flows.run(
+        flow,
+        "argo-workflows",
+        "create",
+        "--only-json",
+        environment="fast-bakery",
+        METAFLOW_KUBERNETES_NAMESPACE="default",
+        **env,
+    ).check()
+    return result, json.loads(result.stdout[result.stdout.index("{") :])
+
+
+def step_images(manifest: dict) -> dict[str, tuple[str, str]]:
+    """Argo template name -> (image, command) of its main container."""
+    found = {}
+    for template in manifest["spec"]["templates"]:
+        container = template.get("container")
+        if container:
+            found[template["name"]] = (
+                container["image"],
+                json.dumps(container.get("command")) + json.dumps(container.get("args")),
+            )
+    return found
+
+
+def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, base_images):  # noqa: F811
+    registry = f"{base_images.host}/bakery/envs"
+    env = {
+        **s3_datastore,
+        "METAFLOW_BAKERY_REGISTRY": registry,
+        "METAFLOW_BAKERY_BASE_IMAGE": base_images.oci,
+    }
+    flow = flows.write("baked.py", FLOW)
+    first, manifest = argo_manifest(flows, flow, env)
+    images = step_images(manifest)
+    lock = json.loads((flows.folder / "baked.bakery.lock").read_text())
+    start_image, start_command = images["start"]
+    assert start_image.startswith(registry + ":") and "@sha256:" in start_image
+    tag, digest = start_image[len(registry) + 1 :].split("@")
+    assert tag.startswith(lock["steps"]["start"]["linux-64"][:20])
+    assert "bakery.plugins.bootstrap" not in start_command  # the env is in the image
+    assert images["end"][0].startswith(registry + ":")
+    assert images["end"][0] != start_image  # another environment (no tabulate)
+    # a user's image wins; that step keeps the snapshot bootstrap
+    middle_image, middle_command = images["middle"]
+    assert middle_image == "docker.io/library/python:3.11"
+    assert "bakery.plugins.bootstrap" in middle_command
+    assert re.search(r"Image for step\(s\) start: \S+ \(baked in", first.output)
+
+    with RegistryClient(base_images.host) as client:
+        assert client.head_manifest("bakery/envs", tag) == digest
+
+    again, manifest_again = argo_manifest(flows, flow, env)
+    assert step_images(manifest_again)["start"][0] == start_image
+    assert "up to date" in again.output and "baked in" not in again.output
+
+
+def test_fast_bakery_without_a_registry_is_one_clear_error(flows, s3_datastore):
+    flow = flows.write("noregistry.py", FLOW)
+    result = flows.run(
+        flow,
+        "argo-workflows",
+        "create",
+        "--only-json",
+        environment="fast-bakery",
+        METAFLOW_KUBERNETES_NAMESPACE="default",
+        **s3_datastore,
+    )
+    assert result.returncode != 0
+    assert "METAFLOW_BAKERY_REGISTRY" in result.output and "start" in result.output
+    assert "Traceback" not in result.output
