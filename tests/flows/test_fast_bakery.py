@@ -37,8 +37,8 @@ if __name__ == "__main__":
 """
 
 
-def argo_manifest(flows, flow, env) -> dict:
-    result = flows.run(
+def argo_create(flows, flow, env):
+    return flows.run(
         flow,
         "argo-workflows",
         "create",
@@ -46,7 +46,11 @@ def argo_manifest(flows, flow, env) -> dict:
         environment="fast-bakery",
         METAFLOW_KUBERNETES_NAMESPACE="default",
         **env,
-    ).check()
+    )
+
+
+def argo_manifest(flows, flow, env):
+    result = argo_create(flows, flow, env).check()
     return result, json.loads(result.stdout[result.stdout.index("{") :])
 
 
@@ -97,15 +101,7 @@ def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, bas
 
 def test_fast_bakery_without_a_registry_is_one_clear_error(flows, s3_datastore):
     flow = flows.write("noregistry.py", FLOW)
-    result = flows.run(
-        flow,
-        "argo-workflows",
-        "create",
-        "--only-json",
-        environment="fast-bakery",
-        METAFLOW_KUBERNETES_NAMESPACE="default",
-        **s3_datastore,
-    )
+    result = argo_create(flows, flow, s3_datastore)
     assert result.returncode != 0
     assert "METAFLOW_BAKERY_REGISTRY" in result.output and "start" in result.output
     assert "Traceback" not in result.output

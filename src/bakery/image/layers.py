@@ -15,6 +15,7 @@ import os
 import stat
 import tarfile
 import tempfile
+import zipfile
 import zlib
 
 try:  # ISA-L's deflate: several times faster than zlib at similar sizes (isal on PyPI)
@@ -68,6 +69,22 @@ class Entry:
             tar.addfile(info, stream)
 
 
+def zip_member_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, mode: int = 0o644
+) -> Entry:
+    """An entry whose bytes are `info`'s in the (open) `archive`, read when the layer is written."""
+    return Entry(name, mode, tarfile.REGTYPE, info.file_size, lambda: archive.open(info))
+
+
+def bytecode_entries(stack: ExitStack, path: Path | None) -> Iterator[Entry]:
+    """The `.pyc` files of a bytecode zip (members named by their image path), if any."""
+    if path is None:
+        return
+    archive = stack.enter_context(zipfile.ZipFile(path))
+    for info in archive.infolist():
+        yield zip_member_entry(archive, info, info.filename)
+
+
 class LayerSource(Protocol):
     """Anything that lists layer entries; files it opens are closed by `stack`."""
 
@@ -89,12 +106,12 @@ class Tree:
             rel = PurePosixPath(Path(dirpath).relative_to(self.source).as_posix())
             for name in dirnames + filenames:
                 source = os.path.join(dirpath, name)
-                entry = _disk_entry(str(prefix / rel / name), source, os.lstat(source))
+                entry = disk_entry(str(prefix / rel / name), source, os.lstat(source))
                 if entry is not None:
                     yield entry
 
 
-def _disk_entry(name: str, source: str, st: os.stat_result) -> Entry | None:
+def disk_entry(name: str, source: str, st: os.stat_result) -> Entry | None:
     if stat.S_ISDIR(st.st_mode):
         return Entry(name, 0o755, tarfile.DIRTYPE)
     if stat.S_ISLNK(st.st_mode):

@@ -41,7 +41,7 @@ from ..resolve.pypi import target_tags
 from ..resolve.python import find_interpreter
 from . import compile_worker
 from .gc import mark_used
-from .layers import Entry
+from .layers import Entry, bytecode_entries
 from .stage_conda import CondaStaged, stage_conda
 from .wheel import ENV_ROOT, WheelLayout, read_layout, site_packages_dir
 
@@ -99,14 +99,7 @@ class StagedPackage:
         """The package's files and bytecode, read from the wheel and the bytecode zip."""
         archive = stack.enter_context(zipfile.ZipFile(self.wheel))
         yield from self.layout(archive).entries(archive)
-        if self.bytecode is not None:
-            compiled = stack.enter_context(zipfile.ZipFile(self.bytecode))
-            for info in compiled.infolist():
-                yield Entry(info.filename, 0o644, size=info.file_size, open=_opener(compiled, info))
-
-
-def _opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
-    return lambda: archive.open(info)
+        yield from bytecode_entries(stack, self.bytecode)
 
 
 Staged = StagedPackage | CondaStaged  # what a layer is made of: a wheel or a conda package

@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import shutil
-import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from ..envs.conda_install import install_conda
 from ..errors import ImageError
 from ..lock.model import LockedEnv, LockedPackage
 from .gc import mark_used
-from .layers import Entry, _disk_entry
+from .layers import Entry, bytecode_entries, disk_entry
 from .wheel import ENV_ROOT, site_packages_dir
 
 CONDA_LAYOUT = 1
@@ -77,20 +76,13 @@ class CondaStaged:
         for rel in self.files:
             path = self.prefix / rel
             try:
-                entry = _disk_entry(f"{ENV_ROOT}/{rel}", str(path), path.lstat())
+                entry = disk_entry(f"{ENV_ROOT}/{rel}", str(path), path.lstat())
             except FileNotFoundError:
                 continue  # listed but not linked (clobbered by another package)
             if entry is not None:
                 yield entry
         yield Entry.from_bytes(f"{ENV_ROOT}/conda-meta/{self.record_name}", self.record)
-        if self.bytecode is not None:
-            compiled = stack.enter_context(zipfile.ZipFile(self.bytecode))
-            for info in compiled.infolist():
-                yield Entry(info.filename, 0o644, size=info.file_size, open=_opener(compiled, info))
-
-
-def _opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo):
-    return lambda: archive.open(info)
+        yield from bytecode_entries(stack, self.bytecode)
 
 
 def conda_key(package: LockedPackage, env: LockedEnv, compiled: bool) -> str:

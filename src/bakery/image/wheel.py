@@ -25,13 +25,12 @@ import hashlib
 import io
 import posixpath
 import re
-import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import ImageError
-from .layers import Entry
+from .layers import Entry, zip_member_entry
 
 ENV_ROOT = "opt/bakery/env"
 _SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
@@ -81,13 +80,9 @@ class WheelLayout:
     def entries(self, wheel: zipfile.ZipFile) -> Iterator[Entry]:
         for path, info in self.files.items():
             mode = 0o755 if (info.external_attr >> 16) & 0o111 else 0o644
-            yield Entry(path, mode, tarfile.REGTYPE, info.file_size, _opener(wheel, info))
+            yield zip_member_entry(wheel, info, path, mode)
         for path, (data, mode) in self.generated.items():
             yield Entry.from_bytes(path, data, mode)
-
-
-def _opener(wheel: zipfile.ZipFile, info: zipfile.ZipInfo):
-    return lambda: wheel.open(info)
 
 
 def read_layout(wheel: zipfile.ZipFile, filename: str, python_minor: str) -> WheelLayout:
