@@ -105,3 +105,23 @@ def test_fast_bakery_without_a_registry_is_one_clear_error(flows, s3_datastore):
     assert result.returncode != 0
     assert "METAFLOW_BAKERY_REGISTRY" in result.output and "start" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_unreachable_registry_names_the_step_and_launches_nothing(
+    flows,
+    s3_datastore,
+    base_images,  # noqa: F811
+):
+    from tests.fixtures.conda_channel import free_port
+
+    dead = f"127.0.0.1:{free_port()}"
+    env = {
+        **s3_datastore,
+        "METAFLOW_BAKERY_REGISTRY": f"{dead}/bakery/envs",
+        "METAFLOW_BAKERY_BASE_IMAGE": base_images.oci,
+    }
+    result = argo_create(flows, flows.write("dead.py", FLOW), env)
+    assert result.returncode != 0
+    assert "Bakery could not prepare the environment" in result.output
+    assert dead in result.output and "step 'end'" in result.output  # the first one baked
+    assert "Traceback" not in result.output

@@ -66,6 +66,7 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
     def _bake(self, envs):
         """Bake each distinct environment once; {step: image reference}."""
         from bakery.envs.cache import image_cache_dir
+        from bakery.errors import BakeryError
         from bakery.image.bake import BakeOptions, bake
         from bakery.image.base import default_base_image
 
@@ -85,12 +86,15 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
             by_env.setdefault(env.env_id, (env, []))[1].append(step)
         images = {}
         for env, steps in by_env.values():
-            result = bake(
-                env,
-                base=base or default_base_image(env.python),
-                repository=registry,
-                options=options,
-            )
+            try:
+                result = bake(
+                    env,
+                    base=base or default_base_image(env.python),
+                    repository=registry,
+                    options=options,
+                )
+            except BakeryError as e:
+                raise e.with_step(", ".join(steps)) from None
             what = "up to date" if result.up_to_date else "baked in %.1fs" % result.seconds
             self._log("Image for step(s) %s: %s (%s)" % (", ".join(steps), result.reference, what))
             images.update((step, result.reference) for step in steps)
