@@ -49,6 +49,8 @@ class ImagePattern:
         text = text.strip()
         if not text:
             raise PatternError("an empty pattern matches nothing")
+        if "://" in text:
+            raise PatternError("drop the URL scheme: write 'registry.example.com/ml/*'")
         if "@" in text:
             return _parse_digest_pattern(text)
         name, tag = _split_tag(text)
@@ -195,14 +197,20 @@ def _parse_host(text: str) -> str:
 
 
 def _check_glob(text: str, registry: str, repository: str, tag: str | None) -> None:
-    # Validate each part by replacing wildcards with a character the part allows.
+    # Validate each part by replacing wildcards with a character the part allows; messages show
+    # the part as written, not the probe.
+    written = {f"{_probe(registry, '0')}/probe": registry, _probe(repository, "x"): repository}
     try:
         ImageReference.parse(f"{_probe(registry, '0')}/probe")
         validate_repository(_probe(repository, "x"))
         if tag is not None:
+            written[_probe(tag, "x")] = tag
             validate_tag(_probe(tag, "x"))
     except ImageReferenceError as error:
-        raise PatternError(f"{error} (in pattern {text!r})") from None
+        message = str(error)
+        for probe, part in written.items():
+            message = message.replace(repr(probe), repr(part))
+        raise PatternError(f"{message} (in pattern {text!r})") from None
 
 
 def _probe(glob: str, filler: str) -> str:
