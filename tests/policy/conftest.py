@@ -10,6 +10,7 @@ import pytest
 import bakery.policy.load
 from bakery.policy import Policy, load_policy
 
+
 @pytest.fixture(autouse=True)
 def no_machine_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Unset the variable and move the default path into tmp_path (where no file exists)."""

@@ -83,9 +83,7 @@ def test_a_section_that_is_not_a_table(write_policy: Callable[[str], Path]) -> N
         ("[bake]\nregistry = 5", ["[bake] registry must be a string, not 5"]),
     ],
 )
-def test_wrong_types(
-    write_policy: Callable[[str], Path], body: str, fragments: list[str]
-) -> None:
+def test_wrong_types(write_policy: Callable[[str], Path], body: str, fragments: list[str]) -> None:
     message = load_error(write_policy, f"version = 1\n{body}\n")
     for fragment in fragments:
         assert fragment in message
@@ -95,7 +93,10 @@ def test_wrong_types(
     ("pattern", "fragment"),
     [
         ("Python:3.11", "must be lowercase"),
-        ("registry.example.com/ml/**/", "invalid repository component '' in image reference 'ml/**/'"),
+        (
+            "registry.example.com/ml/**/",
+            "invalid repository component '' in image reference 'ml/**/'",
+        ),
         ("python:-bad", "invalid tag"),
         ("python:3.11 slim", "invalid tag"),
         (f"python:*@{DIGEST_A}", "cannot contain wildcards"),

@@ -111,10 +111,10 @@ class RepositoryPrefix:
             raise PatternError(
                 "wildcards are not allowed here; name one registry or repository path"
             )
+        if "/" not in text and "@" not in text and _looks_like_host(text):
+            return cls(registry=_parse_host(text))
         if "@" in text or _split_tag(text)[1] is not None:
             raise PatternError("name a registry or repository path, without a tag or digest")
-        if "/" not in text and _looks_like_host(text):
-            return cls(registry=_parse_host(text))
         try:
             parsed = ImageReference.parse(text)
         except ImageReferenceError as error:
@@ -192,7 +192,7 @@ def _parse_host(text: str) -> str:
     try:
         ImageReference.parse(f"{text}/probe")
     except ImageReferenceError as error:
-        raise PatternError(str(error)) from None
+        raise PatternError(str(error).replace(repr(f"{text}/probe"), repr(text))) from None
     return display_registry(normalize_registry(text))
 
 
