@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bakery.errors import PolicyFileError
 from bakery.policy import ImagePattern, RepositoryPrefix
 from bakery.registry.reference import ImageReference
 
@@ -158,3 +159,14 @@ def test_bake_registries_are_normalized(text: str, registry: str, repository: st
 )
 def test_bake_registry_contains(prefix: str, repository: str, inside: bool) -> None:
     assert RepositoryPrefix.parse(prefix).contains(ImageReference.parse(repository)) is inside
+
+
+@pytest.mark.parametrize("text", ["Python:3.11", "python:*@sha256:" + "a" * 64, " "])
+def test_a_bad_pattern_raises_policy_file_error(text: str) -> None:
+    with pytest.raises(PolicyFileError):
+        ImagePattern.parse(text)
+
+
+def test_a_bad_bake_registry_raises_policy_file_error() -> None:
+    with pytest.raises(PolicyFileError, match="invalid registry 'registry.example.com:abc'"):
+        RepositoryPrefix.parse("registry.example.com:abc")

@@ -15,7 +15,7 @@ from typing import Any
 
 from bakery.errors import PolicyFileError
 from bakery.policy.model import Policy
-from bakery.policy.patterns import ImagePattern, PatternError, RepositoryPrefix
+from bakery.policy.patterns import ImagePattern, RepositoryPrefix
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -150,7 +150,7 @@ def _allowed_images(path: Path, images: dict[str, Any]) -> tuple[ImagePattern, .
             raise _error(path, key, f"must be a string, not {entry!r}", "quote the pattern")
         try:
             patterns.append(ImagePattern.parse(entry))
-        except PatternError as error:
+        except PolicyFileError as error:
             raise _error(
                 path,
                 key,
@@ -184,7 +184,7 @@ def _bake_registry(path: Path, bake: dict[str, Any]) -> RepositoryPrefix:
         )
     try:
         return RepositoryPrefix.parse(value)
-    except PatternError as error:
+    except PolicyFileError as error:
         raise _error(
             path,
             "[bake] registry",

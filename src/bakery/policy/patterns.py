@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bakery.errors import ImageReferenceError
+from bakery.errors import ImageReferenceError, PolicyFileError
 from bakery.registry.reference import (
     DOCKER_HUB_ALIASES,
-    DOCKER_HUB_REGISTRY,
     ImageReference,
     normalize_registry,
     validate_repository,
@@ -27,10 +26,6 @@ from bakery.registry.reference import (
 _WILDCARDS = ("*", "?")
 _DOCKER_HUB = "docker.io"
 """How patterns and messages spell Docker Hub (what `docker pull` prints)."""
-
-
-class PatternError(ValueError):
-    """Raised by the parsers here; the loader turns it into a `PolicyFileError` naming file and key."""
 
 
 @dataclass(frozen=True)
@@ -45,12 +40,13 @@ class ImagePattern:
 
     @classmethod
     def parse(cls, text: str) -> ImagePattern:
-        """Parse and normalize a pattern; raise `PatternError` saying what is wrong."""
+        """Parse and normalize a pattern; raise `PolicyFileError` saying what is wrong with it
+        (the loader adds the file and the key)."""
         text = text.strip()
         if not text:
-            raise PatternError("an empty pattern matches nothing")
+            raise PolicyFileError("an empty pattern matches nothing")
         if "://" in text:
-            raise PatternError("drop the URL scheme: write 'registry.example.com/ml/*'")
+            raise PolicyFileError("drop the URL scheme: write 'registry.example.com/ml/*'")
         if "@" in text:
             return _parse_digest_pattern(text)
         name, tag = _split_tag(text)
@@ -103,22 +99,23 @@ class RepositoryPrefix:
 
     @classmethod
     def parse(cls, text: str) -> RepositoryPrefix:
-        """Parse `registry.example.com`, `127.0.0.1:5000/team` or `team/envs` (Docker Hub)."""
+        """Parse `registry.example.com`, `127.0.0.1:5000/team` or `team/envs` (Docker Hub); raise
+        `PolicyFileError` saying what is wrong (the loader adds the file and the key)."""
         text = text.strip().rstrip("/")
         if not text:
-            raise PatternError("an empty value names no registry")
+            raise PolicyFileError("an empty value names no registry")
         if any(wildcard in text for wildcard in _WILDCARDS):
-            raise PatternError(
+            raise PolicyFileError(
                 "wildcards are not allowed here; name one registry or repository path"
             )
         if "/" not in text and "@" not in text and _looks_like_host(text):
             return cls(registry=_parse_host(text))
         if "@" in text or _split_tag(text)[1] is not None:
-            raise PatternError("name a registry or repository path, without a tag or digest")
+            raise PolicyFileError("name a registry or repository path, without a tag or digest")
         try:
             parsed = ImageReference.parse(text)
         except ImageReferenceError as error:
-            raise PatternError(str(error)) from None
+            raise PolicyFileError(str(error)) from None
         return cls(registry=display_registry(parsed.registry), repository=parsed.repository)
 
     def contains(self, reference: ImageReference) -> bool:
@@ -138,19 +135,19 @@ class RepositoryPrefix:
 def display_registry(registry: str) -> str:
     """The registry as patterns and messages spell it: lowercase, Docker Hub as `docker.io`."""
     registry = registry.lower()
-    return _DOCKER_HUB if registry in DOCKER_HUB_ALIASES | {DOCKER_HUB_REGISTRY} else registry
+    return _DOCKER_HUB if registry in DOCKER_HUB_ALIASES else registry
 
 
 def _parse_digest_pattern(text: str) -> ImagePattern:
     if any(wildcard in text for wildcard in _WILDCARDS):
-        raise PatternError(
+        raise PolicyFileError(
             "a pattern pinned by digest cannot contain wildcards; "
             "write either 'name@sha256:<64 hex>' or a glob such as 'name:*'"
         )
     try:
         parsed = ImageReference.parse(text)
     except ImageReferenceError as error:
-        raise PatternError(str(error)) from None
+        raise PolicyFileError(str(error)) from None
     return ImagePattern(
         text=text,
         registry=display_registry(parsed.registry),
@@ -192,7 +189,7 @@ def _parse_host(text: str) -> str:
     try:
         ImageReference.parse(f"{text}/probe")
     except ImageReferenceError as error:
-        raise PatternError(str(error).replace(repr(f"{text}/probe"), repr(text))) from None
+        raise PolicyFileError(str(error).replace(repr(f"{text}/probe"), repr(text))) from None
     return display_registry(normalize_registry(text))
 
 
@@ -210,7 +207,7 @@ def _check_glob(text: str, registry: str, repository: str, tag: str | None) -> N
         message = str(error)
         for probe, part in written.items():
             message = message.replace(repr(probe), repr(part))
-        raise PatternError(f"{message} (in pattern {text!r})") from None
+        raise PolicyFileError(f"{message} (in pattern {text!r})") from None
 
 
 def _probe(glob: str, filler: str) -> str:
