@@ -33,7 +33,8 @@ def image_violation(policy: Policy, request: ImageRequest) -> PolicyViolation | 
         )
     if any(pattern.matches(reference) for pattern in patterns):
         return None
-    normalized = str(reference if reference.reference != "latest" else reference.with_tag("latest"))
+    untagged = reference.tag is None and reference.digest is None
+    normalized = str(reference.with_tag("latest") if untagged else reference)
     if normalized != request.reference.strip():
         what = f"image {request.reference!r} ({normalized}, from {request.source})"
     rule = f"[images] allowed = {[pattern.text for pattern in patterns]!r}"
