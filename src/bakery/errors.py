@@ -20,6 +20,7 @@ and says what to do next. The hierarchy::
     │   ├── RegistryUnreachableError  the registry cannot be reached at all
     │   ├── RegistryAuthError       the registry refused the credentials (401/403)
     │   └── RegistryNotFoundError   repository, manifest or blob not found (404)
+    ├── PolicyFileError             the admin's policy file is missing, unreadable or malformed
     └── PolicyViolation             an admin policy forbids what the flow asks for
 """
 
@@ -107,6 +108,10 @@ class RegistryAuthError(RegistryError):
 
 class RegistryNotFoundError(RegistryError):
     """Raised when a repository, manifest or blob does not exist (404)."""
+
+
+class PolicyFileError(BakeryError):
+    """Raised when a configured policy file is missing, unreadable, or not a valid policy."""
 
 
 class PolicyViolation(BakeryError):
