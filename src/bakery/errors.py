@@ -20,6 +20,12 @@ and says what to do next. The hierarchy::
     │   ├── RegistryUnreachableError  the registry cannot be reached at all
     │   ├── RegistryAuthError       the registry refused the credentials (401/403)
     │   └── RegistryNotFoundError   repository, manifest or blob not found (404)
+    ├── ContainerError              running a task in a local container failed
+    │   ├── ContainerRuntimeNotFoundError  neither podman nor docker can be run
+    │   └── ContainerImageError     the container runtime could not pull the task's image
+    │       ├── ContainerImageNotFoundError        the image does not exist (also a RegistryNotFoundError)
+    │       ├── ContainerRegistryAuthError         credentials refused (also a RegistryAuthError)
+    │       └── ContainerRegistryUnreachableError  registry down (also a RegistryUnreachableError)
     └── PolicyViolation             an admin policy forbids what the flow asks for
 """
 
@@ -107,6 +113,30 @@ class RegistryAuthError(RegistryError):
 
 class RegistryNotFoundError(RegistryError):
     """Raised when a repository, manifest or blob does not exist (404)."""
+
+
+class ContainerError(BakeryError):
+    """Raised when a task cannot be run in a local container (podman or docker)."""
+
+
+class ContainerRuntimeNotFoundError(ContainerError):
+    """Raised when neither podman nor docker (nor `$BAKERY_CONTAINER_RUNTIME`) can be run."""
+
+
+class ContainerImageError(ContainerError):
+    """Raised when the container runtime fails to pull the task's image."""
+
+
+class ContainerImageNotFoundError(ContainerImageError, RegistryNotFoundError):
+    """Raised when the runtime reports that the image (repository, tag or digest) does not exist."""
+
+
+class ContainerRegistryAuthError(ContainerImageError, RegistryAuthError):
+    """Raised when the registry refuses the runtime's credentials (401/403, unauthorized, denied)."""
+
+
+class ContainerRegistryUnreachableError(ContainerImageError, RegistryUnreachableError):
+    """Raised when the runtime cannot reach the registry (connection refused, unknown host, timeout)."""
 
 
 class PolicyViolation(BakeryError):
