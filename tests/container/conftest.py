@@ -2,8 +2,8 @@
 
 The base image (an offline Debian + python3.11, `base/debian:oci`) and the plain registry come from the
 image tests; `private_image` copies it into the htpasswd-protected `auth_registry`. Every test runs with
-this machine's podman flags in `BAKERY_CONTAINER_ARGS`, an empty `REGISTRY_AUTH_FILE` and no Bakery
-credential variables, so the user's own login state never leaks into a result.
+this machine's podman flags in `BAKERY_CONTAINER_ARGS` and no Bakery credential variables; tests of
+credentials add `isolated_auth`, so the user's own login state never leaks into a result.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,10 +23,9 @@ __all__ = ["base_images", "image_registry"]  # re-exported fixtures
 
 
 @pytest.fixture(autouse=True)
-def container_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
-    """This machine's podman flags; no credentials from the environment or the user's auth files."""
+def container_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's podman flags; no Bakery credentials or runtime choice from the environment."""
     monkeypatch.setenv("BAKERY_CONTAINER_ARGS", shlex.join(PODMAN_FLAGS))
-    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(tmp_path_factory.mktemp("auth") / "auth.json"))
     for name in (
         "BAKERY_CONTAINER_RUNTIME",
         "BAKERY_REGISTRY_USERNAME",
@@ -33,6 +33,19 @@ def container_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         "BAKERY_INSECURE_REGISTRIES",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def isolated_auth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty auth file as `REGISTRY_AUTH_FILE`, so the user's `podman login`s play no part.
+
+    Not autouse: docker-registry reads `REGISTRY_*` variables as configuration, so registries
+    started while it is set would fail.
+    """
+    auth_file = tmp_path / "auth.json"
+    auth_file.write_text('{"auths": {}}')  # podman refuses a REGISTRY_AUTH_FILE that does not exist
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(auth_file))
+    return auth_file
 
 
 @pytest.fixture(scope="session")
