@@ -163,3 +163,10 @@ def test_a_present_digest_is_not_pulled_again(podman, base_image, registry_facto
     assert (result.exit_code, result.stdout) == (0, "pinned\n"), result.stderr
     with pytest.raises(ContainerRegistryUnreachableError):
         pull(f"{pinned_registry.host}/t/pinned:1", runtime=podman)
+
+
+def test_extra_args_from_the_environment_reach_podman(podman, base_image, monkeypatch) -> None:
+    monkeypatch.setenv("BAKERY_CONTAINER_ARGS", "--ulimit nofile=777:777 --ulimit nproc=1024:1024")
+    spec = RunSpec(image=base_image, command=["sh", "-c", "ulimit -n"])
+    result = run_container(spec, stream=False, pull_first=False, runtime=podman)
+    assert (result.exit_code, result.stdout) == (0, "777\n"), result.stderr
