@@ -12,7 +12,8 @@ and says what to do next. The hierarchy::
     ├── LockError                   the lockfile is unreadable or out of date
     │   └── FrozenLockError         a frozen run found a step whose spec changed
     ├── EnvironmentBuildError       installing a locked environment failed
-    ├── SnapshotError               packages missing from, or unreadable in, the datastore
+    ├── FetchError                  a locked artifact cannot be downloaded or fails its sha256
+    │   └── SnapshotError           packages missing from, or unreadable in, the datastore
     ├── ImageError                  baking an image failed
     │   ├── ImageReferenceError     an image reference is malformed
     │   └── PlatformNotFoundError   a manifest list has no image for the target platform
@@ -20,6 +21,12 @@ and says what to do next. The hierarchy::
     │   ├── RegistryUnreachableError  the registry cannot be reached at all
     │   ├── RegistryAuthError       the registry refused the credentials (401/403)
     │   └── RegistryNotFoundError   repository, manifest or blob not found (404)
+    ├── ContainerError              running a task in a local container failed
+    │   ├── ContainerRuntimeNotFoundError  neither podman nor docker can be run
+    │   └── ContainerImageError     the container runtime could not pull the task's image
+    │       ├── ContainerImageNotFoundError        the image does not exist (also a RegistryNotFoundError)
+    │       ├── ContainerRegistryAuthError         credentials refused (also a RegistryAuthError)
+    │       └── ContainerRegistryUnreachableError  registry down (also a RegistryUnreachableError)
     ├── PolicyFileError             the admin's policy file is missing, unreadable or malformed
     └── PolicyViolation             an admin policy forbids what the flow asks for
 """
@@ -110,6 +117,28 @@ class RegistryNotFoundError(RegistryError):
     """Raised when a repository, manifest or blob does not exist (404)."""
 
 
+class ContainerError(BakeryError):
+    """Raised when a task cannot be run in a local container (podman or docker)."""
+
+
+class ContainerRuntimeNotFoundError(ContainerError):
+    """Raised when neither podman nor docker (nor `$BAKERY_CONTAINER_RUNTIME`) can be run."""
+
+
+class ContainerImageError(ContainerError):
+    """Raised when the container runtime fails to pull the task's image."""
+
+
+class ContainerImageNotFoundError(ContainerImageError, RegistryNotFoundError):
+    """Raised when the runtime reports that the image (repository, tag or digest) does not exist."""
+
+
+class ContainerRegistryAuthError(ContainerImageError, RegistryAuthError):
+    """Raised when the registry refuses the runtime's credentials (401/403, unauthorized, denied)."""
+
+
+class ContainerRegistryUnreachableError(ContainerImageError, RegistryUnreachableError):
+    """Raised when the runtime cannot reach the registry (connection refused, unknown host, timeout)."""
 class PolicyFileError(BakeryError):
     """Raised when a configured policy file is missing, unreadable, or not a valid policy."""
 
