@@ -139,6 +139,8 @@ class ContainerRegistryAuthError(ContainerImageError, RegistryAuthError):
 
 class ContainerRegistryUnreachableError(ContainerImageError, RegistryUnreachableError):
     """Raised when the runtime cannot reach the registry (connection refused, unknown host, timeout)."""
+
+
 class PolicyFileError(BakeryError):
     """Raised when a configured policy file is missing, unreadable, or not a valid policy."""
 
