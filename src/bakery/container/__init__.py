@@ -7,10 +7,10 @@ runs `RUNTIME run --rm ...` with output streamed; `command_line(spec)` shows exa
 
 from __future__ import annotations
 
-from bakery.container.credentials import RuntimeAuth, auth_config, env_credentials, runtime_auth
-from bakery.container.pull import image_exists, pull, pull_command, runtime_image_name
-from bakery.container.pull_errors import classify_pull_failure, condense
-from bakery.container.run import (
+from .credentials import RuntimeAuth, auth_config, env_credentials, runtime_auth
+from .pull import image_exists, pull, pull_command, runtime_image_name
+from .pull_errors import classify_pull_failure, condense
+from .run import (
     EXTRA_ARGS_ENV,
     ContainerResult,
     command_line,
@@ -18,8 +18,8 @@ from bakery.container.run import (
     extra_args_from_env,
     run_container,
 )
-from bakery.container.runtime import RUNTIME_ENV, ContainerRuntime, RuntimeKind, find_runtime
-from bakery.container.spec import (
+from .runtime import RUNTIME_ENV, ContainerRuntime, RuntimeKind, find_runtime
+from .spec import (
     DEFAULT_NETWORK,
     REDACTED,
     SECRET_NAME_MARKERS,

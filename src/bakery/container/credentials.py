@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bakery.container.runtime import ContainerRuntime
-from bakery.registry.auth import PASSWORD_ENV, USERNAME_ENV, Credentials, find_credentials
-from bakery.registry.reference import DOCKER_HUB_REGISTRY
+from ..registry.auth import PASSWORD_ENV, USERNAME_ENV, Credentials, find_credentials
+from ..registry.reference import DOCKER_HUB_REGISTRY
+from .runtime import ContainerRuntime
 
 _DOCKER_HUB_KEYS = ("docker.io", "https://index.docker.io/v1/")
 

@@ -14,12 +14,12 @@ import logging
 import os
 import subprocess
 
-from bakery.container.credentials import RuntimeAuth, runtime_auth
-from bakery.container.pull_errors import classify_pull_failure
-from bakery.container.runtime import ContainerRuntime, find_runtime
-from bakery.errors import ContainerRuntimeNotFoundError
-from bakery.registry.client import is_insecure_registry
-from bakery.registry.reference import ImageReference
+from ..errors import ContainerRuntimeNotFoundError
+from ..registry.client import is_insecure_registry
+from ..registry.reference import ImageReference
+from .credentials import RuntimeAuth, runtime_auth
+from .pull_errors import classify_pull_failure
+from .runtime import ContainerRuntime, find_runtime
 
 logger = logging.getLogger(__name__)
 

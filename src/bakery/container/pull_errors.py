@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from bakery.errors import (
+from ..errors import (
     ContainerError,
     ContainerImageError,
     ContainerImageNotFoundError,
     ContainerRegistryAuthError,
     ContainerRegistryUnreachableError,
 )
-from bakery.registry.auth import PASSWORD_ENV, USERNAME_ENV
+from ..registry.auth import PASSWORD_ENV, USERNAME_ENV
 
 _MAX_DETAIL = 300
 

@@ -14,10 +14,10 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 
-from bakery.container.pull import pull, runtime_image_name
-from bakery.container.runtime import ContainerRuntime, find_runtime
-from bakery.container.spec import RunSpec, is_secret_name
-from bakery.errors import ContainerError, ContainerRuntimeNotFoundError
+from ..errors import ContainerError, ContainerRuntimeNotFoundError
+from .pull import pull, runtime_image_name
+from .runtime import ContainerRuntime, find_runtime
+from .spec import RunSpec, is_secret_name
 
 logger = logging.getLogger(__name__)
 

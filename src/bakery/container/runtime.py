@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bakery.errors import ContainerRuntimeNotFoundError
+from ..errors import ContainerRuntimeNotFoundError
 
 RUNTIME_ENV = "BAKERY_CONTAINER_RUNTIME"
 """Environment variable that picks the runtime: `podman`, `docker` or a path to an executable."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bakery.errors import ContainerError
+from ..errors import ContainerError
 
 REDACTED = "<redacted>"
 """What a secret value is replaced with in messages."""

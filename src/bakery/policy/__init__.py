@@ -8,21 +8,21 @@ documented in docs/policies.md.
 
 from __future__ import annotations
 
-from bakery.policy.load import (
+from .load import (
     DEFAULT_POLICY_PATH,
     POLICY_FILE_ENV,
     find_policy_file,
     load_policy,
     parse_policy,
 )
-from bakery.policy.model import (
+from .model import (
     BakeTargetRequest,
     ImageRequest,
     OnTheFlyRequest,
     Policy,
     PolicyRequest,
 )
-from bakery.policy.patterns import ImagePattern, RepositoryPrefix
+from .patterns import ImagePattern, RepositoryPrefix
 
 __all__ = [
     "DEFAULT_POLICY_PATH",

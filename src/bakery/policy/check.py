@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bakery.errors import ImageReferenceError, PolicyViolation
-from bakery.policy.patterns import ImagePattern
-from bakery.registry.reference import ImageReference
+from ..errors import ImageReferenceError, PolicyViolation
+from ..registry.reference import ImageReference
+from .patterns import ImagePattern
 
 if TYPE_CHECKING:
-    from bakery.policy.model import BakeTargetRequest, ImageRequest, OnTheFlyRequest, Policy
+    from .model import BakeTargetRequest, ImageRequest, OnTheFlyRequest, Policy
 
 
 def image_violation(policy: Policy, request: ImageRequest) -> PolicyViolation | None:

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bakery.errors import PolicyFileError
-from bakery.policy.model import Policy
-from bakery.policy.patterns import ImagePattern, RepositoryPrefix
+from ..errors import PolicyFileError
+from .model import Policy
+from .patterns import ImagePattern, RepositoryPrefix
 
 if sys.version_info >= (3, 11):
     import tomllib

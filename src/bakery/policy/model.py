@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakery.errors import PolicyViolation
-from bakery.policy import check
-from bakery.policy.patterns import ImagePattern, RepositoryPrefix
+from ..errors import PolicyViolation
+from ..policy import check
+from .patterns import ImagePattern, RepositoryPrefix
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bakery.errors import ImageReferenceError, PolicyFileError
-from bakery.registry.reference import (
+from ..errors import ImageReferenceError, PolicyFileError
+from ..registry.reference import (
     DOCKER_HUB_ALIASES,
     ImageReference,
     normalize_registry,
