@@ -37,6 +37,12 @@ if __name__ == "__main__":
 """
 
 
+def own_prefix(s3_datastore: dict[str, str]) -> dict[str, str]:
+    """The session's S3 server, under a prefix of this module's own: other tests count what
+    their runs store there."""
+    return {**s3_datastore, "METAFLOW_DATASTORE_SYSROOT_S3": "s3://bakery-test/fast-bakery"}
+
+
 def argo_create(flows, flow, env):
     return flows.run(
         flow,
@@ -70,7 +76,7 @@ def step_images(manifest: dict) -> dict[str, tuple[str, str]]:
 def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, base_images):  # noqa: F811
     registry = f"{base_images.host}/bakery/envs"
     env = {
-        **s3_datastore,
+        **own_prefix(s3_datastore),
         "METAFLOW_BAKERY_REGISTRY": registry,
         "METAFLOW_BAKERY_BASE_IMAGE": base_images.oci,
     }
@@ -101,7 +107,7 @@ def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, bas
 
 def test_fast_bakery_without_a_registry_is_one_clear_error(flows, s3_datastore):
     flow = flows.write("noregistry.py", FLOW)
-    result = argo_create(flows, flow, s3_datastore)
+    result = argo_create(flows, flow, own_prefix(s3_datastore))
     assert result.returncode != 0
     assert "METAFLOW_BAKERY_REGISTRY" in result.output and "start" in result.output
     assert "Traceback" not in result.output
@@ -116,7 +122,7 @@ def test_an_unreachable_registry_names_the_step_and_launches_nothing(
 
     dead = f"127.0.0.1:{free_port()}"
     env = {
-        **s3_datastore,
+        **own_prefix(s3_datastore),
         "METAFLOW_BAKERY_REGISTRY": f"{dead}/bakery/envs",
         "METAFLOW_BAKERY_BASE_IMAGE": base_images.oci,
     }
