@@ -9,7 +9,6 @@ import re
 import pytest
 
 from bakery.registry import RegistryClient
-from tests.image.conftest import base_images, image_registry  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.container]
 
@@ -73,7 +72,7 @@ def step_images(manifest: dict) -> dict[str, tuple[str, str]]:
     return found
 
 
-def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, base_images):  # noqa: F811
+def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, base_images):
     registry = f"{base_images.host}/bakery/envs"
     env = {
         **own_prefix(s3_datastore),
@@ -116,7 +115,7 @@ def test_fast_bakery_without_a_registry_is_one_clear_error(flows, s3_datastore):
 def test_an_unreachable_registry_names_the_step_and_launches_nothing(
     flows,
     s3_datastore,
-    base_images,  # noqa: F811
+    base_images,
 ):
     from tests.fixtures.conda_channel import free_port
 

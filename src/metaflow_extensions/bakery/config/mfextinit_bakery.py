@@ -29,3 +29,7 @@ BAKERY_REGISTRY = from_conf("BAKERY_REGISTRY")
 
 # the base image baked environments go on (default: the official python:X.Y-slim)
 BAKERY_BASE_IMAGE = from_conf("BAKERY_BASE_IMAGE")
+
+# the admin's perimeter policy file (docs/policies.md); else $BAKERY_POLICY_FILE, else
+# /etc/bakery/policy.toml. Nothing in a flow or on the command line can switch it off.
+BAKERY_POLICY_FILE = from_conf("BAKERY_POLICY_FILE")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 
 from metaflow._vendor import click
-from metaflow.exception import MetaflowException
+
+from .exceptions import BakeryMetaflowException
 
 
-class BakeryCliException(MetaflowException):
+class BakeryCliException(BakeryMetaflowException):
     headline = "Bakery"
 
 

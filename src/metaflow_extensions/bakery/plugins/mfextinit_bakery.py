@@ -9,6 +9,7 @@ ENVIRONMENTS_DESC = [
 
 STEP_DECORATORS_DESC = [
     ("conda", ".decorators.conda_step.BakeryCondaStepDecorator"),
+    ("kubernetes", ".decorators.kubernetes_policy.PolicedKubernetesDecorator"),
 ]
 
 FLOW_DECORATORS_DESC = [

@@ -13,16 +13,16 @@ import os
 import sys
 import threading
 
-from metaflow.exception import MetaflowException
 from metaflow.metaflow_environment import MetaflowEnvironment
 
+from ..exceptions import BakeryMetaflowException
 from .step_specs import build_spec, is_disabled
 
 # where a remote task's environment is linked, relative to the task's working directory
 REMOTE_ENV_LINK = "bakery-env"
 
 
-class BakeryEnvironmentException(MetaflowException):
+class BakeryEnvironmentException(BakeryMetaflowException):
     headline = "Bakery could not prepare the environment"
 
 
@@ -48,6 +48,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         self._locked = {}  # step name -> LockedEnv
         self._lock_path = None
         self._print_lock = threading.Lock()
+        self._policy = None
 
     # ---- Metaflow hooks -------------------------------------------------------------------
 
@@ -67,6 +68,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
         self._echo = echo
         try:
+            self._check_policy(only_steps)
             self._prepare(only_steps)
         except BakeryError as e:
             raise BakeryEnvironmentException(str(e)) from None
@@ -162,6 +164,28 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             if spec is not None:
                 specs[step.name] = spec
         return specs
+
+    def _check_policy(self, only_steps=None):
+        """Refuse the run before anything is locked or built if the admin's policy forbids it."""
+        from .. import policy_gate
+
+        self._policy = policy_gate.load()
+        if self._policy is None:
+            return
+        steps = {s.name for s in self.flow if not only_steps or s.name in only_steps}
+        requests = list(policy_gate.on_the_fly_requests(self.flow, steps))
+        requests += policy_gate.image_requests(
+            self.flow, compute_decorators, skip=self._images_to_bake(steps)
+        )
+        requests += self._bake_requests(steps)
+        policy_gate.enforce(self._policy, requests)
+
+    def _images_to_bake(self, steps):
+        """Steps whose image this environment will make (none here: see fast-bakery)."""
+        return set()
+
+    def _bake_requests(self, steps):
+        return []
 
     def _prepare(self, only_steps=None):
         from pathlib import Path
@@ -283,6 +307,15 @@ def is_remote_decorator(decorator):
     return bool(getattr(decorator, "supports_conda_environment", False)) or (
         decorator.name in REMOTE_DECORATORS
     )
+
+
+def compute_decorators(step):
+    """The step's remote compute decorators that take an `image` (usually one)."""
+    return [
+        d
+        for d in step.decorators
+        if is_remote_decorator(d) and "image" in (getattr(d, "attributes", None) or {})
+    ]
 
 
 def _remote_platform(step):

@@ -20,7 +20,7 @@ from .bakery_environment import (
     BakeryEnvironmentException,
     BakeryPyPIEnvironment,
     _config,
-    is_remote_decorator,
+    compute_decorators,
 )
 
 
@@ -49,19 +49,60 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
 
     def _prepare(self, only_steps=None):
         super()._prepare(only_steps)
-        remote = {
+        to_bake = {
             step.name: decorator
             for step in self.flow
             if step.name in self._locked
-            for decorator in _compute_decorators(step)
+            for decorator in compute_decorators(step)
+            if not _user_image(decorator)
         }
-        to_bake = {s: d for s, d in remote.items() if not _user_image(d)}
         if not to_bake:
             return
         images = self._bake({s: self._locked[s] for s in to_bake})
+        self._check_baked(images)
         for step, decorator in to_bake.items():
             decorator.attributes["image"] = images[step]
             self._images[step] = images[step]
+
+    def _images_to_bake(self, steps):
+        """Remote steps with an environment and no image of the user's: this run bakes them."""
+        specs = self.step_specs(only_steps=list(steps))
+        return {
+            step.name
+            for step in self.flow
+            if step.name in specs
+            for decorator in compute_decorators(step)
+            if not _user_image(decorator)
+        }
+
+    def _bake_requests(self, steps):
+        from bakery.policy import BakeTargetRequest, OnTheFlyRequest
+
+        requests = []
+        for step in sorted(self._images_to_bake(steps)):
+            requests.append(OnTheFlyRequest(step, "--environment=fast-bakery"))
+            requests.append(BakeTargetRequest(step, self._registry(sorted(steps))))
+        return requests
+
+    def _check_baked(self, images):
+        """Baked images must be allowed images too (once they have a name)."""
+        from bakery.policy import ImageRequest
+
+        from ..policy_gate import enforce
+
+        source = "the image baked by --environment=fast-bakery"
+        enforce(self._policy, [ImageRequest(s, ref, source) for s, ref in sorted(images.items())])
+
+    def _registry(self, steps):
+        registry = _config("BAKERY_REGISTRY") or os.environ.get("BAKERY_REGISTRY")
+        if not registry:
+            raise BakeryEnvironmentException(
+                "--environment=fast-bakery bakes an image for each remote step (%s) and needs a "
+                "registry to push it to: set METAFLOW_BAKERY_REGISTRY (e.g. "
+                "registry.example.com/team/envs) in the environment or your Metaflow profile"
+                % ", ".join(steps)
+            )
+        return registry
 
     def _bake(self, envs):
         """Bake each distinct environment once; {step: image reference}."""
@@ -70,15 +111,7 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
         from bakery.image.bake import BakeOptions, bake
         from bakery.image.base import default_base_image
 
-        registry = _config("BAKERY_REGISTRY") or os.environ.get("BAKERY_REGISTRY")
-        if not registry:
-            steps = ", ".join(sorted(envs))
-            raise BakeryEnvironmentException(
-                "--environment=fast-bakery bakes an image for each remote step (%s) and needs a "
-                "registry to push it to: set METAFLOW_BAKERY_REGISTRY (e.g. "
-                "registry.example.com/team/envs) in the environment or your Metaflow profile"
-                % steps
-            )
+        registry = self._registry(sorted(envs))
         base = _config("BAKERY_BASE_IMAGE") or os.environ.get("BAKERY_BASE_IMAGE")
         options = BakeOptions(cache_dir=image_cache_dir(self.cache_root()), progress=False)
         by_env = {}
@@ -99,15 +132,6 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
             self._log("Image for step(s) %s: %s (%s)" % (", ".join(steps), result.reference, what))
             images.update((step, result.reference) for step in steps)
         return images
-
-
-def _compute_decorators(step):
-    """The step's remote compute decorators that take an `image` (usually one)."""
-    return [
-        d
-        for d in step.decorators
-        if is_remote_decorator(d) and "image" in (getattr(d, "attributes", None) or {})
-    ]
 
 
 def _user_image(decorator):

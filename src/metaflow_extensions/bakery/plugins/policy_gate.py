@@ -1,0 +1,85 @@
+"""Perimeter policies in the run path: what a flow asks for, checked before anything launches.
+
+The policy is the admin's file (docs/policies.md): `METAFLOW_BAKERY_POLICY_FILE` in Metaflow's
+config, else `BAKERY_POLICY_FILE`, else /etc/bakery/policy.toml. Nothing in a flow or on the
+command line is read to find it. Bakery's environments check a run before they lock or build
+anything: the steps that ask for packages (`@pypi`, `@conda`), the images remote steps name
+(`@kubernetes(image=...)`, `--with kubernetes:image=...`, or the default image), and, with
+fast-bakery, where images would be pushed; baked images are checked once they have a name.
+Every violation is listed in one message.
+"""
+
+from __future__ import annotations
+
+from .environments.step_specs import step_decorator_request
+from .exceptions import BakeryMetaflowException
+
+
+class PolicyRefusedException(BakeryMetaflowException):
+    headline = "Refused by the perimeter policy"
+
+
+class PolicyFileException(BakeryMetaflowException):
+    headline = "The perimeter policy cannot be used"
+
+
+def load():
+    """The admin's policy, or None when there is none; a configured policy that cannot be read
+    stops the run (it is never skipped)."""
+    from pathlib import Path
+
+    from metaflow import metaflow_config
+
+    from bakery.errors import PolicyFileError
+    from bakery.policy import load_policy
+
+    configured = getattr(metaflow_config, "BAKERY_POLICY_FILE", None)
+    try:
+        return load_policy(Path(configured).expanduser() if configured else None)
+    except PolicyFileError as e:
+        raise PolicyFileException(str(e)) from None
+
+
+def enforce(policy, requests) -> None:
+    """Stop the run with every violation at once (a `PolicyRefusedException`)."""
+    from bakery.errors import PolicyViolation
+
+    if policy is None:
+        return
+    try:
+        policy.enforce(list(requests))
+    except PolicyViolation as e:
+        raise PolicyRefusedException(str(e)) from None
+
+
+def on_the_fly_requests(flow, steps):
+    """A request per step (of `steps`) whose @pypi/@conda names packages to install."""
+    from bakery.policy import OnTheFlyRequest
+
+    for step in flow:
+        if step.name not in steps:
+            continue
+        request = step_decorator_request(flow, step) or {}
+        for kind in ("pypi", "conda"):
+            attributes = request.get(kind) or {}
+            packages = attributes.get("packages") or {}
+            if packages:
+                yield OnTheFlyRequest(step.name, "@%s(packages=%r)" % (kind, dict(packages)))
+
+
+def image_requests(flow, decorators, *, skip=()):
+    """A request per remote compute decorator's image, saying where the image came from."""
+    from bakery.policy import ImageRequest
+
+    for step in flow:
+        for decorator in decorators(step):
+            image = decorator.attributes.get("image")
+            if not image or step.name in skip:
+                continue
+            if "image" not in getattr(decorator, "_user_defined_attributes", ()):
+                source = "the default image of @%s" % decorator.name
+            elif getattr(decorator, "statically_defined", False):
+                source = "@%s(image=...)" % decorator.name
+            else:
+                source = "--with %s:image=..." % decorator.name
+            yield ImageRequest(step.name, str(image), source)
