@@ -34,7 +34,8 @@ DEBIAN_PACKAGES = (
     "libstdc++6 libbz2-1.0 libcrypt1 libdb5.3 libexpat1 libffi8 libgdbm6 libgdbm-compat4 "
     "liblzma5 libncursesw6 libnsl2 libtirpc3 libtirpc-common libgssapi-krb5-2 libkrb5-3 "
     "libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2 libreadline8 readline-common "
-    "libsqlite3-0 libssl3 libtinfo6 libuuid1 zlib1g media-types busybox-static"
+    "libsqlite3-0 libssl3 libtinfo6 libuuid1 zlib1g media-types busybox-static "
+    "bash coreutils libselinux1 libacl1 libattr1 libgmp10 libpcre2-8-0"
 ).split()
 
 
@@ -45,8 +46,10 @@ def image_registry(registry) -> str:
 
 
 def debian_rootfs() -> Path:
-    """A minimal Debian bookworm root filesystem with python3.11 and busybox's /bin/sh."""
-    rootfs = TEST_CACHE / "debian-python3.11-rootfs"
+    """A minimal Debian bookworm root filesystem with python3.11 (also as `python`), bash,
+    coreutils and busybox's other applets (the task command Metaflow gives a pod runs in bash and
+    uses mkdir, tar, printenv, ...)."""
+    rootfs = TEST_CACHE / "debian-python3.11-rootfs-v5"
     if (rootfs / ".complete").exists():
         return rootfs
     debs = TEST_CACHE / "debs"
@@ -56,7 +59,14 @@ def debian_rootfs() -> Path:
     for deb in sorted(debs.glob("*.deb")):
         subprocess.run(["dpkg-deb", "-x", str(deb), str(rootfs)], check=True)
     (rootfs / "usr/bin/python3").symlink_to("python3.11")
+    (rootfs / "usr/bin/python").symlink_to("python3.11")
     (rootfs / "bin/sh").symlink_to("busybox")
+    applets = subprocess.run(
+        [str(rootfs / "bin/busybox"), "--list"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for applet in applets:
+        if not any((rootfs / folder / applet).exists() for folder in ("bin", "usr/bin")):
+            (rootfs / "bin" / applet).symlink_to("busybox")
     for directory in ("tmp", "root", "proc", "sys", "dev", "etc"):
         (rootfs / directory).mkdir(exist_ok=True)
     (rootfs / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")

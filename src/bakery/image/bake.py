@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,8 @@ class BakeOptions:
     credentials: Credentials | None = None
     progress: bool = True
     workers: int | None = None
+    # extra environment variables for the image's config (part of what names the image)
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,13 @@ class BakeResult:
         return f"{self.image}@{self.digest}"
 
 
-def image_tag(env: LockedEnv, base_digest: str) -> str:
-    """The content tag: the environment id, then a hash of the base digest and layout version."""
-    suffix = hashlib.sha256(f"{base_digest}|layout{LAYOUT_VERSION}".encode()).hexdigest()
+def image_tag(env: LockedEnv, base_digest: str, extra_env: Mapping[str, str] | None = None) -> str:
+    """The content tag: the environment id, then a hash of the base digest, layout version and
+    any extra environment variables."""
+    text = f"{base_digest}|layout{LAYOUT_VERSION}" + "".join(
+        f"|{k}={v}" for k, v in sorted((extra_env or {}).items())
+    )
+    suffix = hashlib.sha256(text.encode()).hexdigest()
     return f"{env.env_id[:20]}-{suffix[:12]}"
 
 
@@ -130,7 +137,7 @@ def bake(
         target.registry, insecure=options.insecure, credentials=options.credentials
     )
     records = PushRecords(cache_dir / "pushed")
-    record_key = records.key(target, env, base_ref, options.compression_level)
+    record_key = records.key(target, env, base_ref, options.compression_level, options.env)
     record = None if options.refresh_base else records.get(record_key)
     if record and client.head_manifest(target.repository, record["tag"]) == record["digest"]:
         return BakeResult(
@@ -174,7 +181,7 @@ def _bake_fully(
     base = resolve_base(base_client, base_ref, env.spec.platform, ManifestCache(cache_dir))
     if not any(p.name == "python" for p in env.by_kind("conda")):
         check_python(base, env.python)  # else the environment brings its own Python
-    tag = target.tag or image_tag(env, base.digest)
+    tag = target.tag or image_tag(env, base.digest, options.env)
     uploaded_before = client.bytes_uploaded
     with BakeProgress(enabled=options.progress) as progress:
         staged = stage_env(env, cache_dir, background=True, progress=progress)
@@ -190,7 +197,7 @@ def _bake_fully(
                 before_build=lambda job: staged.wait(job.sources),
                 build_order=lambda job: staged.ready_rank(job.sources),
             )
-            config_bytes = canonical_json(_config(env, base, layers))
+            config_bytes = canonical_json(_config(env, base, layers, options.env))
             manifest = _manifest(base, layers, config_bytes)
             _push_base_layers(client, base_client, target, base, cache_dir, progress)
             digest = _push_image(client, target, tag, layers, manifest, config_bytes, progress)
@@ -211,7 +218,9 @@ def _bake_fully(
     )
 
 
-def _config(env: LockedEnv, base: BaseImage, layers: list[Layer]) -> dict:
+def _config(
+    env: LockedEnv, base: BaseImage, layers: list[Layer], extra_env: Mapping[str, str]
+) -> dict:
     pins = sorted(f"{p.name}=={p.version}" for p in env.packages)
     labels = {
         LABEL_ENV_ID: env.env_id,
@@ -228,7 +237,7 @@ def _config(env: LockedEnv, base: BaseImage, layers: list[Layer]) -> dict:
     return derive_config(
         base.config,
         diff_ids=[layer.diff_id for layer in layers],
-        env=image_env(env.python),
+        env={**image_env(env.python), **extra_env},
         labels=labels,
         history=history,
     )
@@ -303,8 +312,15 @@ class PushRecords:
         self.root = root
 
     @staticmethod
-    def key(target: ImageReference, env: LockedEnv, base: ImageReference, level: int) -> str:
+    def key(
+        target: ImageReference,
+        env: LockedEnv,
+        base: ImageReference,
+        level: int,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> str:
         text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}|{compression_codec(level)}"
+        text += "".join(f"|{k}={v}" for k, v in sorted((extra_env or {}).items()))
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 
     def get(self, key: str) -> dict | None:

@@ -10,6 +10,7 @@ ENVIRONMENTS_DESC = [
 STEP_DECORATORS_DESC = [
     ("conda", ".decorators.conda_step.BakeryCondaStepDecorator"),
     ("kubernetes", ".decorators.kubernetes_policy.PolicedKubernetesDecorator"),
+    ("container", ".decorators.container.ContainerDecorator"),
 ]
 
 FLOW_DECORATORS_DESC = [
@@ -18,4 +19,5 @@ FLOW_DECORATORS_DESC = [
 
 CLIS_DESC = [
     ("bakery", ".bakery_cli.cli"),
+    ("container", ".container_cli.cli"),
 ]

@@ -226,9 +226,13 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
                     % (len(update.resolved_steps), os.path.basename(self.lock_path()))
                 )
             self._locked = {step: update.env(step, spec) for step, spec in specs.items()}
-            # steps bound for a remote platform are locked (and snapshotted), not built here
+            # steps that run elsewhere are locked (and snapshotted or baked), not built here,
+            # even when that elsewhere has this machine's platform
             host = TargetPlatform.host()
-            local = {s: e for s, e in self._locked.items() if e.spec.platform == host}
+            remote = {step.name for step in self.flow if _remote_platform(step) is not None}
+            local = {
+                s: e for s, e in self._locked.items() if e.spec.platform == host and s not in remote
+            }
             built = realize_all(
                 local.items(),
                 cache,

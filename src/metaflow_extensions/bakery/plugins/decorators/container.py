@@ -1,0 +1,137 @@
+"""`@container` / `--with container`: a step's tasks run in its image on this machine.
+
+The task runs the way a Kubernetes pod would run it: the same command (fetch the code package
+from the datastore, bootstrap the environment, run the step, save its logs), the same Metaflow
+settings, the same image (baked by `--environment=fast-bakery`, a 3rd-party `image=`, or the
+configured default), only through podman or docker here (`bakery.container`). So it proves
+dev/prod parity without a cluster. Like @kubernetes, it needs a datastore the container can
+reach (S3 and friends), and the container shares the host's network.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from metaflow.decorators import StepDecorator
+from metaflow.metadata_provider import MetaDatum
+
+from ..exceptions import BakeryMetaflowException
+
+
+class ContainerException(BakeryMetaflowException):
+    headline = "@container cannot run this step"
+
+
+class ContainerDecorator(StepDecorator):
+    """@container(image=None): run the step in `image` with podman or docker on this machine.
+
+    Without `image`, the step runs in the image fast-bakery bakes for it, else in
+    METAFLOW_KUBERNETES_CONTAINER_IMAGE, else the official python:X.Y image.
+    """
+
+    name = "container"
+    defaults = {"image": None}
+    supports_conda_environment = True  # Bakery's environments lock (and bake) it for linux-64
+    target_platform = "linux-64"
+
+    package_url = None
+    package_sha = None
+    package_metadata = None
+
+    def step_init(self, flow, graph, step, decos, environment, flow_datastore, logger):
+        if flow_datastore.TYPE == "local":
+            raise ContainerException(
+                "step '%s' would run in a container that reads the code package and artifacts "
+                "from the datastore, as a Kubernetes pod does: use a datastore it can reach "
+                "(--datastore=s3, or METAFLOW_DEFAULT_DATASTORE=s3 with "
+                "METAFLOW_DATASTORE_SYSROOT_S3)" % step
+            )
+        if not self.attributes["image"]:
+            from metaflow.metaflow_config import KUBERNETES_CONTAINER_IMAGE
+
+            self.attributes["image"] = KUBERNETES_CONTAINER_IMAGE or "python:%s.%s" % tuple(
+                platform.python_version_tuple()[:2]
+            )
+        self.flow_datastore = flow_datastore
+        self.step = step
+        from .. import policy_gate
+        from ..environments.bakery_environment import BakeryCondaEnvironment
+
+        if not isinstance(environment, BakeryCondaEnvironment):  # those check the whole run
+            policy = policy_gate.load()
+            if policy is not None:
+                steps = [s for s in flow if s.name == step]
+                policy_gate.enforce(policy, policy_gate.image_requests(steps, lambda s: [self]))
+
+    def runtime_init(self, flow, graph, package, run_id):
+        self.flow = flow
+        self.package = package
+
+    def runtime_task_created(
+        self, task_datastore, task_id, split_index, input_paths, is_cloned, ubf_context
+    ):
+        if not is_cloned:
+            self._save_package_once(self.flow_datastore, self.package)
+
+    def runtime_step_cli(self, cli_args, retry_count, max_user_code_retries, ubf_context):
+        if retry_count <= max_user_code_retries:
+            cli_args.commands = ["container", "step"]
+            cli_args.command_args.append(self.package_metadata)
+            cli_args.command_args.append(self.package_sha)
+            cli_args.command_args.append(self.package_url)
+            cli_args.command_options["image"] = self.attributes["image"]
+            cli_args.entrypoint[0] = sys.executable
+
+    def task_pre_step(
+        self,
+        step_name,
+        task_datastore,
+        metadata,
+        run_id,
+        task_id,
+        flow,
+        graph,
+        retry_count,
+        max_retries,
+        ubf_context,
+        inputs,
+    ):
+        import os
+
+        self.metadata = metadata
+        self.task_datastore = task_datastore
+        image = os.environ.get("METAFLOW_CONTAINER_IMAGE")
+        if image:
+            entries = [
+                MetaDatum(
+                    field="container-image",
+                    value=image,
+                    type="container-image",
+                    tags=["attempt_id:%d" % retry_count],
+                )
+            ]
+            metadata.register_metadata(run_id, step_name, task_id, entries)
+
+    def task_finished(self, step_name, flow, graph, is_task_ok, retry_count, max_retries):
+        import os
+
+        # inside the container (not a local fallback of @catch): hand local metadata back to
+        # the launcher through the datastore, as a pod does
+        if os.environ.get("METAFLOW_CONTAINER_IMAGE") and hasattr(self, "metadata"):
+            if self.metadata.TYPE == "local":
+                from metaflow.metadata_provider.util import sync_local_metadata_to_datastore
+                from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
+
+                sync_local_metadata_to_datastore(DATASTORE_LOCAL_DIR, self.task_datastore)
+
+    @classmethod
+    def _save_package_once(cls, flow_datastore, package):
+        if cls.package_url is None:
+            cls.package_url = package.package_url()
+            cls.package_sha = package.package_sha()
+            if not cls.package_url:  # this Metaflow does not upload it by itself
+                cls.package_url, cls.package_sha = flow_datastore.save_data(
+                    [package.blob], len_hint=1
+                )[0]
+            cls.package_metadata = package.package_metadata

@@ -1,0 +1,73 @@
+"""`--with container`: every task runs in its image with podman, the way a pod would run it;
+with fast-bakery the images are baked from the lock, and a second run bakes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.flows.test_fast_bakery import own_prefix
+
+pytestmark = [pytest.mark.slow, pytest.mark.network, pytest.mark.container]
+
+FLOW = """
+from metaflow import FlowSpec, pypi, step
+
+class BoxedFlow(FlowSpec):
+    @pypi(packages={"tabulate": "0.9.0"})
+    @step
+    def start(self):
+        import os, sys, tabulate
+        self.where = (os.environ.get("METAFLOW_CONTAINER_IMAGE", ""), sys.prefix)
+        self.table = tabulate.tabulate([["a", 1]])
+        print("start ran in", self.where)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        import os
+        assert self.table.strip().startswith("-"), self.table
+        print("end read", self.where, "and ran in", os.environ.get("METAFLOW_CONTAINER_IMAGE"))
+
+if __name__ == "__main__":
+    BoxedFlow()
+"""
+
+
+@pytest.fixture
+def container_env(s3_datastore, base_images, monkeypatch):
+    monkeypatch.setenv(
+        "BAKERY_CONTAINER_ARGS", "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+    )
+    return {
+        **own_prefix(s3_datastore),
+        "METAFLOW_BAKERY_REGISTRY": f"{base_images.host}/boxed/envs",
+        "METAFLOW_BAKERY_BASE_IMAGE": base_images.oci,
+        "BAKERY_CONTAINER_ARGS": "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024",
+    }
+
+
+def test_fast_bakery_runs_every_step_in_its_baked_image(flows, container_env, base_images):
+    flow = flows.write("boxed.py", FLOW)
+    first = flows.run(
+        flow, "run", "--with", "container", environment="fast-bakery", **container_env
+    )
+    first.check()
+    registry = f"{base_images.host}/boxed/envs"
+    assert "start ran in ('%s:" % registry in first.output
+    assert (
+        "end read ('%s:" % registry in first.output and "and ran in %s:" % registry in first.output
+    )
+    assert first.output.count("baked in") == 2  # two environments (start has tabulate)
+
+    again = flows.run(
+        flow, "run", "--with", "container", environment="fast-bakery", **container_env
+    )
+    again.check()
+    assert "baked in" not in again.output and again.output.count("up to date") == 2
+
+
+def test_a_local_datastore_is_one_clear_error(flows):
+    result = flows.run(flows.write("local.py", FLOW), "run", "--with", "container")
+    assert result.returncode != 0
+    assert "@container cannot run this step" in result.output and "s3" in result.output
+    assert "Traceback" not in result.output
