@@ -71,3 +71,33 @@ def test_a_local_datastore_is_one_clear_error(flows):
     assert result.returncode != 0
     assert "@container cannot run this step" in result.output and "s3" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_third_party_image_gets_the_environment_from_the_snapshot(
+    flows, container_env, base_images, tmp_path
+):
+    """--environment=pypi and an image of the user's: the task's environment is rebuilt in the
+    container from the package snapshot in S3 (no PyPI inside), as on Kubernetes. The image only
+    needs what Metaflow needs in any image: Python with its datastore client (this one has boto3
+    and says so, as containers here cannot reach PyPI for Metaflow's own `pip install boto3`)."""
+    from bakery.image.bake import BakeOptions, bake
+    from tests.image.locks import lock
+
+    third_party = bake(
+        lock(("boto3==1.35.0", "requests==2.32.3")),
+        base=base_images.oci,
+        repository=f"{base_images.host}/vendor/python-aws",
+        options=BakeOptions(
+            cache_dir=tmp_path / "vendor",
+            progress=False,
+            env={"METAFLOW_SKIP_INSTALL_DEPENDENCIES": "1"},
+        ),
+    ).reference
+    flow = flows.write("third.py", FLOW)
+    env = {k: v for k, v in container_env.items() if not k.startswith("METAFLOW_BAKERY_")}
+    result = flows.run(
+        flow, "run", "--with", f"container:image={third_party}", environment="pypi", **env
+    )
+    result.check()
+    assert "start ran in ('%s', '/tmp/metaflow/bakery-env')" % third_party in result.output
+    assert "Bootstrapping Bakery environment" in result.output

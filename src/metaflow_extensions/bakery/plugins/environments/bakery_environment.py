@@ -115,8 +115,15 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
         lock = read_lock(self.lock_path())
         spec = self.step_specs(only_steps=[step_name]).get(step_name)
-        env = lock.env_for(step_name, spec) if lock and spec else None
-        return env.env_id if env else None
+        if not lock or not spec:
+            return None
+        env = lock.env_for(step_name, spec)
+        if env is not None:
+            return env.env_id
+        # A process the launcher started (e.g. `kubernetes step`) sees the step's decorators as
+        # the launcher passed them on, defaults spelled out (python='3.11.7'): its spec may not
+        # match word for word, but the launcher locked this step for this run just before.
+        return lock.steps.get(step_name, {}).get(str(spec.platform))
 
     def add_to_package(self):
         from metaflow.packaging_sys import ContentType
