@@ -33,3 +33,7 @@ BAKERY_BASE_IMAGE = from_conf("BAKERY_BASE_IMAGE")
 # the admin's perimeter policy file (docs/policies.md); else $BAKERY_POLICY_FILE, else
 # /etc/bakery/policy.toml. Nothing in a flow or on the command line can switch it off.
 BAKERY_POLICY_FILE = from_conf("BAKERY_POLICY_FILE")
+
+# the image workstations run, set by whoever provisions them: the default image of remote steps
+# that name none (and have no image baked by fast-bakery)
+BAKERY_WORKSTATION_IMAGE = from_conf("BAKERY_WORKSTATION_IMAGE")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .environments.step_specs import step_decorator_request
 from .exceptions import BakeryMetaflowException
+from .workstation import workstation_image
 
 
 class PolicyRefusedException(BakeryMetaflowException):
@@ -77,7 +78,10 @@ def image_requests(flow, decorators, *, skip=()):
             if not image or step.name in skip:
                 continue
             if "image" not in getattr(decorator, "_user_defined_attributes", ()):
-                source = "the default image of @%s" % decorator.name
+                if image == workstation_image():
+                    source = "the workstation image (METAFLOW_BAKERY_WORKSTATION_IMAGE)"
+                else:
+                    source = "the default image of @%s" % decorator.name
             elif getattr(decorator, "statically_defined", False):
                 source = "@%s(image=...)" % decorator.name
             else:

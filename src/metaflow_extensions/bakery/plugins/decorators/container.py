@@ -16,6 +16,7 @@ import sys
 from metaflow.decorators import StepDecorator
 from metaflow.metadata_provider import MetaDatum
 
+from .. import workstation
 from ..exceptions import BakeryMetaflowException
 
 
@@ -26,8 +27,9 @@ class ContainerException(BakeryMetaflowException):
 class ContainerDecorator(StepDecorator):
     """@container(image=None): run the step in `image` with podman or docker on this machine.
 
-    Without `image`, the step runs in the image fast-bakery bakes for it, else in
-    METAFLOW_KUBERNETES_CONTAINER_IMAGE, else the official python:X.Y image.
+    Without `image`, the step runs in the image fast-bakery bakes for it, else in the workstation
+    image (METAFLOW_BAKERY_WORKSTATION_IMAGE), else METAFLOW_KUBERNETES_CONTAINER_IMAGE, else the
+    official python:X.Y image.
     """
 
     name = "container"
@@ -53,6 +55,7 @@ class ContainerDecorator(StepDecorator):
             self.attributes["image"] = KUBERNETES_CONTAINER_IMAGE or "python:%s.%s" % tuple(
                 platform.python_version_tuple()[:2]
             )
+        workstation.apply(self, logger)
         self.flow_datastore = flow_datastore
         self.step = step
         from .. import policy_gate

@@ -1,4 +1,5 @@
-"""`@kubernetes` as core Metaflow has it, plus the admin's image policy under any environment.
+"""`@kubernetes` as core Metaflow has it, plus the workstation image as its default and the
+admin's image policy under any environment.
 
 Bakery's own environments check every step's image (and bake some) before anything launches;
 this covers the runs that use none of them, e.g. `python flow.py run --with
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from metaflow.plugins.kubernetes.kubernetes_decorator import KubernetesDecorator
 
-from .. import policy_gate
+from .. import policy_gate, workstation
 from ..environments.bakery_environment import BakeryCondaEnvironment
 
 
@@ -21,6 +22,7 @@ class PolicedKubernetesDecorator(KubernetesDecorator):
 
     def step_init(self, flow, graph, step, decos, environment, flow_datastore, logger):
         super().step_init(flow, graph, step, decos, environment, flow_datastore, logger)
+        workstation.apply(self, logger)
         if isinstance(environment, BakeryCondaEnvironment):
             return  # checked with the whole run, once images are known
         policy = policy_gate.load()
