@@ -3,6 +3,9 @@ with fast-bakery the images are baked from the lock, and a second run bakes noth
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from tests.flows.test_fast_bakery import own_prefix
@@ -58,6 +61,12 @@ def test_fast_bakery_runs_every_step_in_its_baked_image(flows, container_env, ba
         "end read ('%s:" % registry in first.output and "and ran in %s:" % registry in first.output
     )
     assert first.output.count("baked in") == 2  # two environments (start has tabulate)
+    run_id = re.search(r"run-id (\d+)", first.output).group(1)
+    verified = flows.bakery("verify", f"BoxedFlow/{run_id}", "--json", **container_env)
+    assert verified.returncode == 0, verified.output
+    checks = json.loads(verified.stdout)
+    assert {c["verdict"] for c in checks} == {"match"} and len(checks) == 2
+    assert all(c["image"].startswith(registry + ":") for c in checks)
 
     again = flows.run(
         flow, "run", "--with", "container", environment="fast-bakery", **container_env

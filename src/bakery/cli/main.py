@@ -12,7 +12,7 @@ from .. import __version__
 from ..errors import BakeryError
 
 # verb modules, in the order `bakery --help` lists them
-VERBS = ["lock", "env", "bake", "image"]
+VERBS = ["lock", "env", "bake", "image", "verify"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,6 +101,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             "%s %s %s %s"
             % (os.path.basename(self.lock_path()), env_id, datastore_type, REMOTE_ENV_LINK),
             "export PATH=$(pwd)/%s/bin:$PATH" % REMOTE_ENV_LINK,
+            "export BAKERY_ENV_ID=%s" % env_id,  # tasks record it (bakery verify)
             "flush_mflogs",
         ]
 

@@ -113,18 +113,22 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
 
         registry = self._registry(sorted(envs))
         base = _config("BAKERY_BASE_IMAGE") or os.environ.get("BAKERY_BASE_IMAGE")
-        options = BakeOptions(
-            cache_dir=image_cache_dir(self.cache_root()),
-            progress=False,
-            # every locked environment holds Metaflow's datastore clients (its pinned requests,
-            # boto3, ...): the task command need not pip-install them in the pod
-            env={"METAFLOW_SKIP_INSTALL_DEPENDENCIES": "1"},
-        )
         by_env = {}
         for step, env in sorted(envs.items()):
             by_env.setdefault(env.env_id, (env, []))[1].append(step)
         images = {}
         for env, steps in by_env.values():
+            options = BakeOptions(
+                cache_dir=image_cache_dir(self.cache_root()),
+                progress=False,
+                env={
+                    # every locked environment holds Metaflow's datastore clients (its pinned
+                    # requests, boto3, ...): the task command need not pip-install them
+                    "METAFLOW_SKIP_INSTALL_DEPENDENCIES": "1",
+                    # tasks record it (bakery verify compares it with the run's lock)
+                    "BAKERY_ENV_ID": env.env_id,
+                },
+            )
             try:
                 result = bake(
                     env,
