@@ -1,5 +1,6 @@
-"""Run every figure and print the tables: environments (benchmarks/results.md), conda, and
-images (benchmarks/results_image.md).
+"""Run every figure and print the tables: environments (benchmarks/results.md), conda, images
+(benchmarks/results_image.md) and the time to the first task in containers
+(benchmarks/results_first_task.md).
 
 .venv/bin/python -m benchmarks            # or: .venv/bin/python benchmarks/run_all.py
 .venv/bin/python -m benchmarks --repeat 5 --pip-repeat 3 --skip image
@@ -16,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bake_image, cold_env, conda_env, warm_run
+from benchmarks import bake_image, cold_env, conda_env, first_task, warm_run
 from benchmarks._common import (
     NOTES,
     log,
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=["env", "conda", "image"],
+        choices=["env", "conda", "image", "container"],
         help="leave out a group of figures (repeatable)",
     )
     args = options.parse_args(argv)
@@ -57,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if "image" not in args.skip:
         log("image figures")
         status |= bake_image.main(["--repetitions", "3"])
+    if "container" not in args.skip:
+        log("container figures")
+        status |= first_task.main(["--repetitions", "5"])
     return status
 
 

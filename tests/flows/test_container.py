@@ -57,6 +57,9 @@ def test_fast_bakery_runs_every_step_in_its_baked_image(flows, container_env, ba
     first.check()
     registry = f"{base_images.host}/boxed/envs"
     assert "start ran in ('%s:" % registry in first.output
+    where = re.search(r"start ran in .*", first.output).group(0)
+    assert where.endswith("', '/usr')"), where  # the image's Python: nothing bootstrapped
+    assert "Bootstrapping Bakery environment" not in first.output
     assert (
         "end read ('%s:" % registry in first.output and "and ran in %s:" % registry in first.output
     )

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import BakeryError
+from ..image_tags import baked_for, looks_baked
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -69,14 +70,9 @@ def check_tasks(report: dict) -> list[TaskCheck]:
 
 
 def _image_names(image: str | None, env_id: str) -> bool:
-    """Whether an image reference (if any) is tagged for `env_id` (Bakery's tags start with its
-    first 20 characters); an image not baked by Bakery names no environment: no claim."""
-    if not image:
-        return True
-    name = image.split("@", 1)[0]
-    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
-    looks_baked = len(tag) == 33 and tag[20] == "-"
-    return not looks_baked or tag.startswith(env_id[:20])
+    """Whether an image reference (if any) is baked for `env_id`; an image that was not baked
+    by Bakery names no environment: no claim."""
+    return not image or not looks_baked(image) or baked_for(image, env_id)
 
 
 def read_run(pathspec: str) -> dict:

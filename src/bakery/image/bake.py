@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import image_tags as tags
 from ..envs.cache import default_cache_root, image_cache_dir
 from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
@@ -94,12 +95,8 @@ class BakeResult:
 
 def image_tag(env: LockedEnv, base_digest: str, extra_env: Mapping[str, str] | None = None) -> str:
     """The content tag: the environment id, then a hash of the base digest, layout version and
-    any extra environment variables."""
-    text = f"{base_digest}|layout{LAYOUT_VERSION}" + "".join(
-        f"|{k}={v}" for k, v in sorted((extra_env or {}).items())
-    )
-    suffix = hashlib.sha256(text.encode()).hexdigest()
-    return f"{env.env_id[:20]}-{suffix[:12]}"
+    any extra environment variables (see `bakery.image_tags`)."""
+    return tags.image_tag(env.env_id, base_digest, LAYOUT_VERSION, extra_env)
 
 
 def lock_hash(env: LockedEnv) -> str:

@@ -84,6 +84,9 @@ def step(
 
     obj = ctx.obj
     node = obj.graph[step_name]
+    for decorator in node.decorators:  # the image the launcher settled on (baked, or the user's)
+        if decorator.name == "container" and image:
+            decorator.attributes["image"] = image
     executable = obj.environment.executable(step_name, executable)
     env = {"METAFLOW_FLOW_FILENAME": os.path.basename(sys.argv[0])}
     env_decorators = [d for d in node.decorators if d.name == "environment"]

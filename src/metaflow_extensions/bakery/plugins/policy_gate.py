@@ -31,8 +31,13 @@ def load():
 
     from metaflow import metaflow_config
 
-    from bakery.errors import PolicyFileError
-    from bakery.policy import load_policy
+    try:
+        from bakery.errors import PolicyFileError
+        from bakery.policy import load_policy
+    except ImportError:
+        # a task whose code package carries no Bakery core (a run without a Bakery
+        # environment): the launcher already checked the policy before it started any task
+        return None
 
     configured = getattr(metaflow_config, "BAKERY_POLICY_FILE", None)
     try:

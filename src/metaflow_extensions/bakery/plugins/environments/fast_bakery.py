@@ -38,14 +38,42 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
         return self._images.get(step_name)
 
     def executable(self, step_name, default=None):
-        if step_name in self._images:
+        if self._runs_baked(step_name):
             return "python3"  # the image puts the environment first on PATH/PYTHONPATH
         return super().executable(step_name, default)
 
     def bootstrap_commands(self, step_name, datastore_type):
-        if step_name in self._images:
+        if self._runs_baked(step_name):
             return []  # the environment is in the image: nothing to restore
         return super().bootstrap_commands(step_name, datastore_type)
+
+    def _runs_baked(self, step_name):
+        """Whether the step runs in an image baked for it. The launcher knows (it baked); the
+        processes it starts (`kubernetes step`, `container step`) decide from the decorators
+        they see: one written without an image gets the baked one, and one the launcher handed
+        on (every attribute spelled out) names the image baked for the step's environment."""
+        if step_name in self._images:
+            return True
+        step = next((s for s in self.flow if s.name == step_name), None)
+        if step is None or self.is_disabled(step):
+            return False
+        from bakery.image_tags import baked_for
+
+        env_id = None
+        for decorator in compute_decorators(step):
+            if not _user_image(decorator):
+                return True
+            env_id = env_id or self._remote_env_id(step_name)
+            if env_id and baked_for(decorator.attributes.get("image") or "", env_id):
+                return True
+        return False
+
+    def _bakes(self, step):
+        """In the launcher: a remote step with an environment and no image of the user's gets
+        a baked one."""
+        return not self.is_disabled(step) and any(
+            not _user_image(d) for d in compute_decorators(step)
+        )
 
     def _prepare(self, only_steps=None):
         super()._prepare(only_steps)
@@ -65,15 +93,8 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
             self._images[step] = images[step]
 
     def _images_to_bake(self, steps):
-        """Remote steps with an environment and no image of the user's: this run bakes them."""
-        specs = self.step_specs(only_steps=list(steps))
-        return {
-            step.name
-            for step in self.flow
-            if step.name in specs
-            for decorator in compute_decorators(step)
-            if not _user_image(decorator)
-        }
+        """The steps (of `steps`) this run bakes images for."""
+        return {step.name for step in self.flow if step.name in steps and self._bakes(step)}
 
     def _bake_requests(self, steps):
         from bakery.policy import BakeTargetRequest, OnTheFlyRequest
