@@ -42,15 +42,16 @@ def own_prefix(s3_datastore: dict[str, str]) -> dict[str, str]:
     return {**s3_datastore, "METAFLOW_DATASTORE_SYSROOT_S3": "s3://bakery-test/fast-bakery"}
 
 
-def argo_create(flows, flow, env):
+def argo_create(flows, flow, env, environment="fast-bakery", **extra):
     return flows.run(
         flow,
         "argo-workflows",
         "create",
         "--only-json",
-        environment="fast-bakery",
+        environment=environment,
         METAFLOW_KUBERNETES_NAMESPACE="default",
         **env,
+        **extra,
     )
 
 

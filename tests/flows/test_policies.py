@@ -59,15 +59,9 @@ def test_a_configured_policy_that_is_missing_stops_the_run(flows, tmp_path):
 @pytest.mark.container
 def test_images_outside_the_allowed_list_are_all_named(flows, s3_datastore, tmp_path):
     policy = write_policy(tmp_path, '[images]\nallowed = ["registry.example.com/ml/*"]\n')
-    result = flows.run(
-        flows.write("images.py", FLOW),
-        "argo-workflows",
-        "create",
-        "--only-json",
-        METAFLOW_KUBERNETES_NAMESPACE="default",
-        BAKERY_POLICY_FILE=str(policy),
-        **own_prefix(s3_datastore),
-    )
+    flow = flows.write("images.py", FLOW)
+    env = own_prefix(s3_datastore)
+    result = argo_create(flows, flow, env, "pypi", BAKERY_POLICY_FILE=str(policy))
     assert_refused(
         result,
         "step 'middle'",
@@ -127,27 +121,10 @@ def test_without_a_bakery_environment_kubernetes_images_are_checked_too(
 ):
     policy = write_policy(tmp_path, '[images]\nallowed = ["registry.example.com/ml/*"]\n')
     flow = flows.write("plain.py", FLOW.replace('@pypi(packages={"tabulate": "0.9.0"})', ""))
-    result = flows.run(
-        flow,
-        "argo-workflows",
-        "create",
-        "--only-json",
-        environment="local",
-        METAFLOW_KUBERNETES_NAMESPACE="default",
-        BAKERY_POLICY_FILE=str(policy),
-        **own_prefix(s3_datastore),
-    )
+    env = own_prefix(s3_datastore)
+    result = argo_create(flows, flow, env, "local", BAKERY_POLICY_FILE=str(policy))
     # "*" shows as U+2217: Metaflow's console would drop a plain one
     assert_refused(result, "docker.io/library/python:3.11", "registry.example.com/ml/\u2217")
 
     allowed = write_policy(tmp_path, '[images]\nallowed = ["docker.io/library/python:*"]\n')
-    flows.run(
-        flow,
-        "argo-workflows",
-        "create",
-        "--only-json",
-        environment="local",
-        METAFLOW_KUBERNETES_NAMESPACE="default",
-        BAKERY_POLICY_FILE=str(allowed),
-        **own_prefix(s3_datastore),
-    ).check()
+    argo_create(flows, flow, env, "local", BAKERY_POLICY_FILE=str(allowed)).check()

@@ -7,30 +7,21 @@ import json
 
 import pytest
 
-from tests.flows.test_fast_bakery import FLOW, own_prefix
+from tests.flows.test_fast_bakery import FLOW, argo_create, own_prefix
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 WORKSTATION = "registry.example.com/platform/workstation:2026.11"
 
 
-def argo(flows, flow, env, **extra):
-    return flows.run(
-        flow,
-        "argo-workflows",
-        "create",
-        "--only-json",
-        environment="local",
-        METAFLOW_KUBERNETES_NAMESPACE="default",
-        **env,
-        **extra,
-    )
-
-
 def test_remote_steps_default_to_the_workstation_image(flows, s3_datastore):
     flow = flows.write("ws.py", FLOW.replace('@pypi(packages={"tabulate": "0.9.0"})', ""))
-    result = argo(
-        flows, flow, own_prefix(s3_datastore), METAFLOW_BAKERY_WORKSTATION_IMAGE=WORKSTATION
+    result = argo_create(
+        flows,
+        flow,
+        own_prefix(s3_datastore),
+        "local",
+        METAFLOW_BAKERY_WORKSTATION_IMAGE=WORKSTATION,
     ).check()
     manifest = json.loads(result.stdout[result.stdout.index("{") :])
     images = {
@@ -47,10 +38,11 @@ def test_the_policy_names_the_workstation_image(flows, s3_datastore, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text('version = 1\n[images]\nallowed = ["docker.io/library/python:*"]\n')
     flow = flows.write("wsp.py", FLOW.replace('@pypi(packages={"tabulate": "0.9.0"})', ""))
-    result = argo(
+    result = argo_create(
         flows,
         flow,
         own_prefix(s3_datastore),
+        "local",
         METAFLOW_BAKERY_WORKSTATION_IMAGE=WORKSTATION,
         BAKERY_POLICY_FILE=str(policy),
     )

@@ -13,6 +13,8 @@ import sys
 
 from metaflow.plugins.pypi.conda_decorator import CondaFlowDecorator, CondaStepDecorator
 
+from ..task_metadata import record
+
 
 class BakeryCondaStepDecorator(CondaStepDecorator):
     """@conda(packages=..., libraries=..., python=..., channels=..., disabled=...)."""
@@ -42,21 +44,7 @@ class BakeryCondaStepDecorator(CondaStepDecorator):
             os.environ["PATH"] = os.pathsep.join(filter(None, (env_bin, path)))
         env_id = os.environ.get("BAKERY_ENV_ID")
         if env_id:
-            from metaflow.metadata_provider import MetaDatum
-
-            meta.register_metadata(
-                run_id,
-                step_name,
-                task_id,
-                [
-                    MetaDatum(
-                        field="bakery_env_id",
-                        value=env_id,
-                        type="bakery_env_id",
-                        tags=["attempt_id:%d" % retry_count],
-                    )
-                ],
-            )
+            record(meta, run_id, step_name, task_id, retry_count, "bakery_env_id", env_id)
 
     def runtime_init(self, flow, graph, package, run_id):
         if self.disabled:

@@ -14,10 +14,10 @@ import platform
 import sys
 
 from metaflow.decorators import StepDecorator
-from metaflow.metadata_provider import MetaDatum
 
 from .. import workstation
 from ..exceptions import BakeryMetaflowException
+from ..task_metadata import record
 
 
 class ContainerException(BakeryMetaflowException):
@@ -106,15 +106,7 @@ class ContainerDecorator(StepDecorator):
         self.task_datastore = task_datastore
         image = os.environ.get("METAFLOW_CONTAINER_IMAGE")
         if image:
-            entries = [
-                MetaDatum(
-                    field="container-image",
-                    value=image,
-                    type="container-image",
-                    tags=["attempt_id:%d" % retry_count],
-                )
-            ]
-            metadata.register_metadata(run_id, step_name, task_id, entries)
+            record(metadata, run_id, step_name, task_id, retry_count, "container-image", image)
 
     def task_finished(self, step_name, flow, graph, is_task_ok, retry_count, max_retries):
         import os
