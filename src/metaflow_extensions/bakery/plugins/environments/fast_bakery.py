@@ -3,7 +3,7 @@ image, pushed, and set on their compute decorator; steps that run here use the l
 
 Everything else is the pypi/conda environment's: the same lockfile, the same specs, the same
 local environments. For each remote step (a compute decorator such as @kubernetes, also when
-Argo Workflows attaches it), the locked linux environment is baked with the core's `bake` on
+Argo Workflows attaches it, or @container), the locked linux environment is baked with the core's `bake` on
 `METAFLOW_BAKERY_BASE_IMAGE` (else the official python:X.Y-slim) and pushed under
 `METAFLOW_BAKERY_REGISTRY`; an environment baked before costs one manifest check. The image,
 pinned by digest, goes into the decorator's `image` attribute, unless the user gave one
@@ -32,10 +32,6 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
     def __init__(self, flow):
         super().__init__(flow)
         self._images = {}  # step name -> image reference baked for it (repo:tag@digest)
-
-    def image(self, step_name):
-        """The image baked for a step in this process, or None."""
-        return self._images.get(step_name)
 
     def executable(self, step_name, default=None):
         if self._runs_baked(step_name):
