@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -163,14 +164,11 @@ def stage_env(
     with progress.fetching(len(fetching)) if progress and fetching else nullcontext():
         wheels = store.fetch_all(pypi)
     platform = env.spec.platform.uv_platform
-    staged: list[Staged] = []
-    todo: list[tuple[Staged, list[tuple[str, str]]]] = []
-    for conda in stage_conda(env, cache_dir, compiled=python is not None):
-        staged.append(conda)
-        if conda.bytecode is not None and conda.bytecode.is_file():
-            mark_used(conda.bytecode)
-        elif conda.bytecode is not None:
-            todo.append((conda, conda.modules(env.python)))
+    # each staged package, with how to list its modules to compile
+    candidates: list[tuple[Staged, Callable[[], list[tuple[str, str]]]]] = [
+        (conda, partial(conda.modules, env.python))
+        for conda in stage_conda(env, cache_dir, compiled=python is not None)
+    ]
     for package in pypi:
         key = stage_key(package, env.python, platform, python is not None)
         wheel = wheels[package.sha256]
@@ -184,11 +182,14 @@ def stage_env(
             ) from None
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if python else None
         one = StagedPackage(package, key, wheel, env.python, layout.size, bytecode)
-        staged.append(one)
-        if bytecode is not None and bytecode.is_file():
-            mark_used(bytecode)
-        elif bytecode is not None:
-            todo.append((one, layout.sources_to_compile()))
+        candidates.append((one, layout.sources_to_compile))
+    todo: list[tuple[Staged, list[tuple[str, str]]]] = []
+    for one, modules in candidates:
+        if one.bytecode is not None and one.bytecode.is_file():
+            mark_used(one.bytecode)  # compiled by an earlier bake
+        elif one.bytecode is not None:
+            todo.append((one, modules()))
+    staged = [one for one, _ in candidates]
     compiling = None
     if todo and python is not None:
         (cache_dir / "bytecode").mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,19 @@ def enforce(policy, requests) -> None:
         raise PolicyRefusedException(str(e)) from None
 
 
+def check_step_image(flow, step_name, decorator, environment) -> None:
+    """Under an environment other than Bakery's (which check the whole run, once images are
+    known), check the image a compute decorator settled on for its step."""
+    from .environments.bakery_environment import BakeryCondaEnvironment
+
+    if isinstance(environment, BakeryCondaEnvironment):
+        return
+    policy = load()
+    if policy is not None:
+        steps = [s for s in flow if s.name == step_name]
+        enforce(policy, image_requests(steps, lambda s: [decorator]))
+
+
 def on_the_fly_requests(flow, steps):
     """A request per step (of `steps`) whose @pypi/@conda names packages to install."""
     from bakery.policy import OnTheFlyRequest

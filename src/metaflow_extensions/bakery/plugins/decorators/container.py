@@ -15,7 +15,7 @@ import sys
 
 from metaflow.decorators import StepDecorator
 
-from .. import workstation
+from .. import policy_gate, workstation
 from ..exceptions import BakeryMetaflowException
 from ..task_metadata import record
 
@@ -58,14 +58,7 @@ class ContainerDecorator(StepDecorator):
         workstation.apply(self, logger)
         self.flow_datastore = flow_datastore
         self.step = step
-        from .. import policy_gate
-        from ..environments.bakery_environment import BakeryCondaEnvironment
-
-        if not isinstance(environment, BakeryCondaEnvironment):  # those check the whole run
-            policy = policy_gate.load()
-            if policy is not None:
-                steps = [s for s in flow if s.name == step]
-                policy_gate.enforce(policy, policy_gate.image_requests(steps, lambda s: [self]))
+        policy_gate.check_step_image(flow, step, self, environment)
 
     def runtime_init(self, flow, graph, package, run_id):
         self.flow = flow

@@ -12,7 +12,6 @@ from __future__ import annotations
 from metaflow.plugins.kubernetes.kubernetes_decorator import KubernetesDecorator
 
 from .. import policy_gate, workstation
-from ..environments.bakery_environment import BakeryCondaEnvironment
 
 
 class PolicedKubernetesDecorator(KubernetesDecorator):
@@ -23,9 +22,4 @@ class PolicedKubernetesDecorator(KubernetesDecorator):
     def step_init(self, flow, graph, step, decos, environment, flow_datastore, logger):
         super().step_init(flow, graph, step, decos, environment, flow_datastore, logger)
         workstation.apply(self, logger)
-        if isinstance(environment, BakeryCondaEnvironment):
-            return  # checked with the whole run, once images are known
-        policy = policy_gate.load()
-        if policy is not None:
-            steps = [s for s in flow if s.name == step]
-            policy_gate.enforce(policy, policy_gate.image_requests(steps, lambda s: [self]))
+        policy_gate.check_step_image(flow, step, self, environment)
