@@ -14,8 +14,11 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  # another apt (unattended upgrades, a second setup) may hold the lock: wait for it, and apt
+  # names the process holding it ("Waiting for cache lock: ... held by process N")
+  APT=(apt-get -o DPkg::Lock::Timeout=600)
+  $SUDO "${APT[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO "${APT[@]}" install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # podman's default rlimits are refused on some VMs; give containers sane ones (only where no
@@ -27,17 +30,17 @@ elif ! grep -qs default_ulimits "$conf"; then
   echo "note: if podman fails with rlimit errors, add default_ulimits to [containers] in $conf"
 fi
 
-if ! command -v uv >/dev/null 2>&1; then
-  echo "==> installing uv"
-  python3 -m pip install -q uv
-fi
-
+# uv comes from PyPI into the project's own venv: nothing is pip-installed into the system Python
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
-  uv venv -q --python python3 .venv
+  python3 -m venv .venv
+fi
+if [ ! -x .venv/bin/uv ]; then
+  echo "==> installing uv into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check uv
 fi
 echo "==> installing metaflow-bakery (editable) with test tools"
-VIRTUAL_ENV=.venv uv pip install -q -e '.[test]'
+VIRTUAL_ENV=.venv .venv/bin/uv pip install -q -e '.[test]'
 # bytecode, as `pip install` leaves it (uv does not compile by default, and PYTHONDONTWRITEBYTECODE
 # may be set): without it every process compiles Metaflow again, which no user's install does
 echo "==> compiling bytecode"

@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-run
 export USER="${USER:-dev}"; [ "$USER" = "root" ] && export USER=dev
 .venv/bin/ruff check src tests
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
+# the whole suite also runs the Metaflow-compatibility subset on the lowest and newest Metaflow
+if [ $# -eq 0 ]; then bash scripts/compat.sh; fi

@@ -25,6 +25,7 @@ _EXPORTS = {
     "LockedPackage": "bakery.lock.model",
     "Lockfile": "bakery.lock.model",
     "RegistryClient": "bakery.registry.client",
+    "Settings": "bakery.settings",
     "Requirement": "bakery.spec",
     "TargetPlatform": "bakery.spec",
     "bake": "bakery.image.bake",

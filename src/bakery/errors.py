@@ -4,6 +4,7 @@ Each message says what went wrong, names the step, package, image or registry in
 and says what to do next. The hierarchy::
 
     BakeryError
+    ├── SettingsError               a Bakery setting has a value it cannot take
     ├── SpecError                   a decorator asks for something malformed
     ├── PythonNotFoundError         no interpreter on this machine satisfies `python=`
     ├── ResolutionError             uv or rattler cannot resolve a spec
@@ -47,6 +48,10 @@ class BakeryError(Exception):
             self.step = step
             self.args = (f"step '{step}': {self.args[0]}",)
         return self
+
+
+class SettingsError(BakeryError):
+    """Raised when a setting (environment variable or Metaflow config) has an invalid value."""
 
 
 class SpecError(BakeryError):

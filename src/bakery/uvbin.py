@@ -6,6 +6,8 @@ import os
 import shutil
 import threading
 
+from .settings import current
+
 _lock = threading.Lock()
 _found: str | None = None
 
@@ -13,6 +15,9 @@ _found: str | None = None
 def uv_binary() -> str:
     """Path of uv: `BAKERY_UV` if set, else the one from the `uv` package, else PATH."""
     global _found
+    configured = current().uv
+    if configured:
+        return str(configured)
     if _found is None:
         # resolvers run in threads; uv's finder reads sysconfig, which is not thread-safe on first use
         with _lock:
@@ -22,9 +27,6 @@ def uv_binary() -> str:
 
 
 def _locate() -> str:
-    configured = os.environ.get("BAKERY_UV")
-    if configured:
-        return configured
     try:
         from uv import find_uv_bin
 

@@ -76,3 +76,60 @@ def test_cli_errors_are_one_line_without_traceback(isolated_flows):
     result = isolated_flows.bakery("lock", "no_such_flow.py")
     assert result.returncode == 1
     assert "no_such_flow.py" in result.stderr and "Traceback" not in result.stderr
+
+
+GRAPH_FLOW = """
+from metaflow import FlowSpec, pypi, step
+
+
+class OrderFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.zeta)
+
+    @pypi(packages={"six": "1.17.0"})
+    @step
+    def zeta(self):
+        self.next(self.alpha)
+
+    @pypi(packages={"six": "1.17.0"})
+    @step
+    def alpha(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    OrderFlow()
+"""
+
+
+def test_env_show_lists_steps_in_graph_order_one_id_per_environment(isolated_flows):
+    flows = isolated_flows
+    flow = flows.write("order_flow.py", GRAPH_FLOW)
+    flows.run(flow).check()
+    shown = json.loads(flows.bakery("env", "show", str(flow), "--json").check().stdout)
+    assert list(shown["steps"]) == ["start", "zeta", "alpha", "end"]
+    env_id = shown["steps"]["zeta"]["env_id"]
+    text = flows.bakery("env", "show", str(flow)).check().stdout
+    assert f"env {env_id[:12]}" in text and "steps: zeta, alpha" in text
+    assert "steps: start, end" in text
+    assert text.count("env ") == 2, text  # steps sharing an environment show it once
+    # piped, nothing is wrapped: the cache path (longer than 80 columns here) stays whole
+    path = shown["steps"]["zeta"]["cache_path"]
+    assert len(f"cached at {path}") > 80 and f"cached at {path}" in text
+
+
+def test_env_gc_dry_run_lists_what_it_would_remove(isolated_flows):
+    flows = isolated_flows
+    flow = flows.write("cli_flow.py", FLOW)
+    flows.run(flow).check()
+    (entry,) = [p for p in (flows.cache_dir / "envs").iterdir() if not p.name.startswith(".")]
+    (flows.folder / "cli_flow.bakery.lock").unlink()
+    dry = flows.bakery("env", "gc", "--dry-run", COLUMNS="40").check().stdout
+    assert "would remove env " in dry and str(entry) in dry
+    assert "would remove 1 environment(s), kept 0; would free" in dry
+    assert entry.exists()

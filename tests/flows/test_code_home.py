@@ -43,6 +43,7 @@ def test_folders_of_symlinks_get_their_sources_bytecode(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.compat
 def test_tasks_find_metaflows_installed_bytecode(flows):
     import metaflow
 

@@ -41,6 +41,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.compat
 def test_conda_and_pypi_packages_mix_in_one_step(flows, conda_channels):
     flow = flows.write("mixed.py", MIXED)
     result = flows.run(flow, environment="conda", CONDA_CHANNELS=conda_channels.main).check()

@@ -49,6 +49,7 @@ def container_env(s3_datastore, base_images, monkeypatch):
     }
 
 
+@pytest.mark.compat
 def test_fast_bakery_runs_every_step_in_its_baked_image(flows, container_env, base_images):
     flow = flows.write("boxed.py", FLOW)
     first = flows.run(

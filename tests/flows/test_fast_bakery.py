@@ -73,6 +73,7 @@ def step_images(manifest: dict) -> dict[str, tuple[str, str]]:
     return found
 
 
+@pytest.mark.compat
 def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, base_images):
     registry = f"{base_images.host}/bakery/envs"
     env = {

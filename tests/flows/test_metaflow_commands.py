@@ -34,6 +34,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.compat
 def test_show_package_list_resume_cards_and_client(flows):
     flow = flows.write("commands.py", FLOW)
     flows.run(flow).check()

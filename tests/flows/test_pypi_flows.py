@@ -108,6 +108,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.compat
 def test_linear_flow_runs_each_step_in_its_own_environment(flows):
     flows.write("helpers.py", "def answer():\n    return 42\n")
     flow = flows.write("linear.py", LINEAR)
@@ -130,6 +131,7 @@ def test_foreach_tasks_share_one_environment(flows):
     assert len(set(e["linux-64"] for e in lock["steps"].values())) == 2
 
 
+@pytest.mark.compat
 def test_second_run_creates_nothing_and_keeps_the_lock(flows):
     flow = flows.write("branch.py", BRANCH)
     flows.run(flow).check()

@@ -22,6 +22,7 @@ CONDA_FLOW = two_step_flow(
 )
 
 
+@pytest.mark.compat
 def test_remote_bootstrap_rebuilds_from_the_snapshot_alone(flows, tmp_path):
     flow = flows.write("snap.py", FLOW)
     first = flows.run(flow, METAFLOW_BAKERY_SNAPSHOT="always").check()

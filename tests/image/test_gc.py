@@ -83,7 +83,8 @@ def test_gc_command_reports_without_removing_on_dry_run(capsys, cache_dir):
     (cache_dir / "staged" / "f").write_bytes(b"x" * 2_000_000)
     assert main(["image", "gc", "--dry-run", "--cache-dir", str(cache_dir)]) == 0
     out = capsys.readouterr().out
-    assert "removed 1 obsolete cache(s)" in out and "would free 2.0 MB" in out
+    assert "would remove 1 obsolete cache(s)" in out and "would free 2.0 MB" in out
+    assert f"would remove obsolete cache  {cache_dir / 'staged'}  2.0 MB" in out
     assert (cache_dir / "staged" / "f").exists()
     assert main(["image", "gc", "--cache-dir", str(cache_dir)]) == 0
     assert "freed 2.0 MB" in capsys.readouterr().out and not (cache_dir / "staged").exists()

@@ -143,3 +143,36 @@ def test_editable_install_is_found_beside_other_extension(tmp_path, wheels):
     plugins = _plugins(python)
     assert plugins["pypi"] == ["metaflow_extensions.bakery.plugins.environments.bakery_environment"]
     assert "acme_stamp" in plugins["decorators"]
+
+
+def _doctor(python: Path, **env: str) -> tuple[int, list[dict]]:
+    proc = subprocess.run(
+        [str(python), "-m", "bakery.cli.main", "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+    )
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_doctor_sees_bakery_beside_the_other_extension(pip_venv):
+    code, checks = _doctor(pip_venv)
+    loaded = checks[0]
+    assert code == 0, checks
+    assert loaded["status"] == "ok" and "acme-metaflow-ext" in loaded["detail"]
+
+
+def test_doctor_fails_and_says_why_when_metaflow_cannot_see_bakery(tmp_path, wheels):
+    python = _venv(tmp_path / "venv")
+    install = [sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(python)]
+    subprocess.run([*install, wheels["bakery"], wheels["other"]], check=True)
+    # an install whose dist-info lacks top_level.txt, as the hatchling wheel of 2bbc8a8 was
+    (dist_info,) = (tmp_path / "venv").glob("lib/python*/site-packages/metaflow_bakery-*.dist-info")
+    (dist_info / "top_level.txt").unlink()
+    assert _plugins(python)["pypi"] != [
+        "metaflow_extensions.bakery.plugins.environments.bakery_environment"
+    ]
+    code, checks = _doctor(python)
+    assert code == 1
+    assert checks[0]["status"] == "fail"
+    assert "top_level.txt" in checks[0]["detail"] and "acme-metaflow-ext" in checks[0]["detail"]

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
-
-from rich.console import Console
 
 from ..errors import BakeryError, LockError
 from ..image.bake import BakeOptions, BakeResult, bake
 from ..image.base import default_base_image
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
+from ..settings import current
+from .console import make_console
 from .flowcall import call_flow
 
 BASE_ENV = "BAKERY_BASE_IMAGE"
@@ -42,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--base",
-        default=os.environ.get(BASE_ENV),
+        default=None,
         help=f"base image with Python (default: ${BASE_ENV}, else the official "
         "python:X.Y-slim matching each environment's Python)",
     )
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for env_id in steps:
         try:
             env = lock.environments[env_id]
-            base = args.base or default_base_image(env.python)
+            base = args.base or current().base_image or default_base_image(env.python)
             results[env_id] = bake(env, base=base, repository=args.registry, options=options)
         except BakeryError as e:
             raise e.with_step(", ".join(steps[env_id])) from None
@@ -117,7 +116,7 @@ def _locked_steps(args: argparse.Namespace) -> tuple[Lockfile, dict[str, list[st
 def _lock_flow(flow: str, platform: str | None, quiet: bool) -> tuple[Path, dict[str, str]]:
     """Bring `flow`'s lockfile up to date; return its path and `{step: env_id}` for the platform."""
     verb = ["lock", *(["--platform", platform] if platform else [])]
-    console = Console(stderr=True, quiet=quiet)
+    console = make_console(stderr=True, quiet=quiet)
     with console.status(f"Locking {Path(flow).name}...", spinner="dots"):
         result = call_flow(flow, verb)
     return Path(flow).parent / result["lockfile"], result["steps"]
@@ -152,7 +151,7 @@ def _report(results: dict[str, BakeResult], steps: dict[str, list[str]], as_json
         }
         print(json.dumps(data, indent=2, default=str))
         return
-    console = Console()
+    console = make_console()
     for env_id, r in results.items():
         state = (
             "up to date"

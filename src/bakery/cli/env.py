@@ -6,11 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from ..envs.cache import EnvCache
 from ..envs.gc import collect_garbage
+from ..units import human_size
+from .console import make_console
 from .flowcall import call_flow
 
 
@@ -28,30 +29,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gc.set_defaults(func=run_gc)
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def run_show(args: argparse.Namespace) -> int:
     report = call_flow(args.flow, ["show"])
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    console = Console()
+    console = make_console()
     console.print(
-        f"lockfile: {report['lockfile']}" + ("" if report["lock_exists"] else " (none yet)")
+        f"lockfile: {report['lockfile']}" + ("" if report["lock_exists"] else " (none yet)"),
+        highlight=False,
     )
-    for step, entry in report["steps"].items():
+    for steps, entry in _by_environment(report["steps"]):
         spec = entry["spec"]
         wanted = ", ".join(f"{r['name']}{r['specifier']}" for r in spec["pypi"] + spec["conda"])
-        console.rule(f"[bold]{step}[/]  python {spec['python']}  {spec['platform']}")
-        console.print(f"requested: {wanted or '(nothing)'}")
+        title = f"env {entry['env_id'][:12]}" if entry["locked"] else "not locked"
+        console.print()
+        console.print(
+            f"[bold]{title}[/]  python {spec['python']}  {spec['platform']}  "
+            f"steps: {', '.join(steps)}",
+            highlight=False,
+        )
+        console.print(f"requested: {wanted or '(nothing)'}", highlight=False)
         if not entry["locked"]:
             console.print("[yellow]not locked[/]: run `bakery lock` (or the flow) to resolve it")
             continue
@@ -61,22 +59,37 @@ def run_show(args: argparse.Namespace) -> int:
         for package in entry["packages"]:
             table.add_row(package["name"], package["version"], package["kind"])
         console.print(table)
-        state = "[green]cached[/]" if entry.get("cached") else "[yellow]not built yet[/]"
-        console.print(
-            f"env {entry['env_id'][:12]}  {state}  {entry.get('cache_path', '')}  "
-            f"{_size(entry.get('size'))}"
-        )
+        if entry.get("cached"):
+            where = f"[green]cached[/] at {entry['cache_path']} ({human_size(entry.get('size'))})"
+        else:
+            where = "[yellow]not built yet[/] on this machine"
+        console.print(where, highlight=False)
     if report.get("disabled_steps"):
         console.print(f"steps without an environment: {', '.join(report['disabled_steps'])}")
     return 0
 
 
+def _by_environment(steps: dict) -> list[tuple[list[str], dict]]:
+    """Steps grouped by the environment they share, in the order of their first step; steps
+    not locked yet each stand alone."""
+    groups: dict[str, tuple[list[str], dict]] = {}
+    for step, entry in steps.items():
+        key = entry["env_id"] if entry["locked"] else f"unlocked:{step}"
+        groups.setdefault(key, ([], entry))[0].append(step)
+    return list(groups.values())
+
+
 def run_gc(args: argparse.Namespace) -> int:
     cache = EnvCache(args.cache_dir)
     report = collect_garbage(cache, args.locks, dry_run=args.dry_run)
-    verb = "would free" if args.dry_run else "freed"
-    Console().print(
-        f"removed {len(report.removed)} environment(s), kept {report.kept}; "
-        f"{verb} {_size(report.bytes_freed)}"
+    console = make_console()
+    remove, free = ("would remove", "would free") if args.dry_run else ("removed", "freed")
+    for entry in report.entries:
+        what = f"env {entry.env_id[:12]}" if entry.env_id else "unfinished build"
+        console.print(f"{remove} {what}  {entry.path}  {human_size(entry.size)}", highlight=False)
+    console.print(
+        f"{remove} {len(report.entries)} environment(s), kept {report.kept}; "
+        f"{free} {human_size(report.bytes_freed)}",
+        highlight=False,
     )
     return 0

@@ -14,6 +14,7 @@ from ..image.bake import default_cache_dir
 from ..image.gc import collect_image_garbage
 from ..image.inspect import ImageInfo, inspect_image
 from ..spec import TargetPlatform
+from .console import make_console
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -44,18 +45,21 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info.to_dict(), indent=2))
     else:
-        render(info, Console())
+        render(info, make_console())
     return 0
 
 
 def run_gc(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or default_cache_dir()
     report = collect_image_garbage(cache_dir, max_age_days=args.older_than, dry_run=args.dry_run)
+    console = make_console()
+    remove, free = ("would remove", "would free") if args.dry_run else ("removed", "freed")
+    for kind, path, size in report.paths:
+        console.print(f"{remove} {kind}  {path}  {size / 1e6:.1f} MB", highlight=False)
     what = ", ".join(f"{count} {kind}(s)" for kind, count in sorted(report.removed.items()))
-    verb = "would free" if args.dry_run else "freed"
-    Console().print(
-        f"removed {what or 'nothing'} from {cache_dir}; kept {report.kept}; "
-        f"{verb} {report.bytes_freed / 1e6:.1f} MB",
+    console.print(
+        f"{remove} {what or 'nothing'} from {cache_dir}; kept {report.kept}; "
+        f"{free} {report.bytes_freed / 1e6:.1f} MB",
         highlight=False,
     )
     return 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
+from .console import make_console
 from .flowcall import call_flow
 
 
@@ -30,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         verb += ["--platform", args.platform]
     if args.upgrade:
         verb.append("--upgrade")
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with console.status("Resolving step environments...", spinner="dots"):
         result = call_flow(args.flow, verb)
     resolved = result["resolved_steps"]

@@ -6,13 +6,13 @@ import argparse
 import importlib
 import sys
 
-from rich.console import Console
-
 from .. import __version__
 from ..errors import BakeryError
+from ..settings import Settings, use
+from .console import make_console
 
 # verb modules, in the order `bakery --help` lists them
-VERBS = ["lock", "env", "bake", "image", "verify"]
+VERBS = ["lock", "env", "bake", "image", "verify", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        use(Settings.load())  # once, as a flow reads them (bakery.settings)
         return int(args.func(args) or 0)
     except BakeryError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        make_console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
         return 1
     except KeyboardInterrupt:
         return 130

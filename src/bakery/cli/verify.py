@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ..errors import BakeryError
 from ..image_tags import baked_for, looks_baked
+from .console import make_console
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2, default=list))
     else:
-        render(report, checks, Console())
+        render(report, checks, make_console())
     return 0 if all(c.ok for c in checks) else 1
 
 

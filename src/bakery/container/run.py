@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import ContainerError, ContainerRuntimeNotFoundError
+from ..settings import current
 from .pull import pull, runtime_image_name
 from .runtime import ContainerRuntime, find_runtime
 from .spec import RunSpec, is_secret_name
@@ -43,7 +44,7 @@ class ContainerResult:
 
 def extra_args_from_env() -> list[str]:
     """`$BAKERY_CONTAINER_ARGS`, shell-split; a `ContainerError` if it cannot be split."""
-    value = os.environ.get(EXTRA_ARGS_ENV, "")
+    value = current().container_args or ""
     try:
         return shlex.split(value)
     except ValueError as error:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ContainerRuntimeNotFoundError
+from ..settings import current
 
 RUNTIME_ENV = "BAKERY_CONTAINER_RUNTIME"
 """Environment variable that picks the runtime: `podman`, `docker` or a path to an executable."""
@@ -41,7 +42,7 @@ def find_runtime() -> ContainerRuntime:
 
     Raises `ContainerRuntimeNotFoundError` naming what was looked for and how to fix it.
     """
-    override = os.environ.get(RUNTIME_ENV, "").strip()
+    override = current().container_runtime or ""
     if override:
         return _runtime_from_override(override)
     for kind in _SEARCH_ORDER:

@@ -9,16 +9,17 @@ itself where PYTHONDONTWRITEBYTECODE is set). `BAKERY_COMPILE_BYTECODE` = `backg
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
+
+from ..settings import current
 
 MODES = ("background", "sync", "never")
 
 
 def compile_mode() -> str:
-    mode = os.environ.get("BAKERY_COMPILE_BYTECODE", "background").lower()
-    return mode if mode in MODES else "background"
+    """`BAKERY_COMPILE_BYTECODE` of this process's settings."""
+    return current().compile_bytecode
 
 
 def compile_environment(env_dir: Path, mode: str | None = None) -> None:

@@ -26,16 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..lock.model import LockedEnv
+from ..settings import current
 
 MARKER = ".bakery-env.json"
 
 
 def default_cache_root() -> Path:
-    configured = os.environ.get("BAKERY_CACHE_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "bakery"
+    """The cache root of this process's settings (`BAKERY_CACHE_DIR`, else the XDG default)."""
+    return current().cache_root()
 
 
 def image_cache_dir(cache_root: Path) -> Path:

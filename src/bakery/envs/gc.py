@@ -66,9 +66,19 @@ def directory_size(path: Path) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class RemovedEntry:
+    """One cache entry that was (or, on a dry run, would be) removed."""
+
+    path: Path
+    env_id: str  # "" for an abandoned build
+    size: int
+
+
 @dataclass
 class GcReport:
     removed: list[str] = field(default_factory=list)  # cache keys
+    entries: list[RemovedEntry] = field(default_factory=list)
     kept: int = 0
     bytes_freed: int = 0
 
@@ -84,14 +94,18 @@ def collect_garbage(
         if marker.get("env_id") in live:
             report.kept += 1
             continue
-        report.bytes_freed += directory_size(path)
+        size = directory_size(path)
+        report.bytes_freed += size
         report.removed.append(key)
+        report.entries.append(RemovedEntry(path, str(marker.get("env_id", "")), size))
         if not dry_run:
             cache.remove(key)
     for leftover in [*cache.envs_dir.glob(".trash-*"), *cache.envs_dir.glob(".build-*")]:
         if leftover.name.startswith(".build-") and _build_in_progress(cache, leftover):
             continue
-        report.bytes_freed += directory_size(leftover)
+        size = directory_size(leftover)
+        report.bytes_freed += size
+        report.entries.append(RemovedEntry(leftover, "", size))
         if not dry_run:
             shutil.rmtree(leftover, ignore_errors=True)
     for path in locks:  # forget lockfiles that are gone

@@ -16,11 +16,12 @@ from .realize import key_for
 def describe_steps(
     lock_path: Path, specs: Mapping[str, EnvSpec], cache_root: Path | None = None
 ) -> dict:
-    """A JSON-ready report; steps whose spec is not (or no longer) locked say so."""
+    """A JSON-ready report, steps in the order of `specs` (the flow's graph order); steps whose
+    spec is not (or no longer) locked say so."""
     cache = EnvCache(cache_root)
     lock = read_lock(lock_path)
     steps = {}
-    for step, spec in sorted(specs.items()):
+    for step, spec in specs.items():
         entry: dict = {"spec": spec.to_dict(), "spec_hash": spec.spec_hash}
         env = lock.env_for(step, spec) if lock else None
         if env is None:

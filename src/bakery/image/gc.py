@@ -42,6 +42,7 @@ def mark_used(path: Path) -> None:
 @dataclass
 class ImageGcReport:
     removed: dict[str, int] = field(default_factory=dict)  # kind -> count
+    paths: list[tuple[str, Path, int]] = field(default_factory=list)  # (kind, path, bytes)
     kept: int = 0
     bytes_freed: int = 0
 
@@ -110,6 +111,7 @@ def _blob_of(record: Path) -> str:
 def _remove(path: Path, kind: str, report: ImageGcReport, dry_run: bool) -> None:
     size = _size(path)
     report.removed[kind] = report.removed.get(kind, 0) + 1
+    report.paths.append((kind, path, size))
     report.bytes_freed += size
     if dry_run:
         return

@@ -8,12 +8,12 @@ command line cannot switch a policy off: nothing here reads them.
 from __future__ import annotations
 
 import difflib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyFileError
+from ..settings import current
 from .model import Policy
 from .patterns import ImagePattern, RepositoryPrefix
 
@@ -43,7 +43,7 @@ def find_policy_file() -> Path | None:
     """The policy file this machine is configured with: `$BAKERY_POLICY_FILE`, else the default path
     if it exists, else None. A path named by the variable is returned even if it does not exist, so
     that loading it fails loudly."""
-    configured = os.environ.get(POLICY_FILE_ENV)
+    configured = current().policy_file
     if configured is not None:
         if not configured.strip():
             raise PolicyFileError(

@@ -163,3 +163,20 @@ def _entry_credentials(entry: object) -> Credentials | None:
     if entry.get("username") and entry.get("password") is not None:
         return Credentials(str(entry["username"]), str(entry["password"]))
     return None
+
+
+def configured_registries() -> list[tuple[str, str]]:
+    """`(registry, where its credentials are configured)` for every registry with credentials
+    (`bakery doctor`); never the credentials themselves."""
+    found: list[tuple[str, str]] = []
+    if os.environ.get(USERNAME_ENV) and os.environ.get(PASSWORD_ENV) is not None:
+        found.append(("(any registry)", f"{USERNAME_ENV} / {PASSWORD_ENV}"))
+    for path in auth_file_candidates():
+        try:
+            auths = json.loads(path.read_text(encoding="utf-8")).get("auths") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        for key, entry in sorted(auths.items()):
+            if _entry_credentials(entry) is not None:
+                found.append((_key_host(key), str(path)))
+    return found

@@ -37,6 +37,7 @@ from bakery.registry.upload import (
     upload_chunked,
     upload_monolithic,
 )
+from bakery.settings import current
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,7 @@ def is_insecure_registry(registry: str) -> bool:
             return True
     except ValueError:
         pass
-    listed = {
-        normalize_registry(item) for item in os.environ.get(INSECURE_REGISTRIES_ENV, "").split(",")
-    }
+    listed = {normalize_registry(item) for item in current().insecure_registries}
     return registry in listed or host in listed
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PythonNotFoundError
+from ..settings import current
 from ..uvbin import uv_binary
 
 _PROBE = "import sys, platform; print(sys.version.split()[0], platform.python_implementation())"
@@ -62,8 +63,7 @@ def _probe(path: Path) -> Interpreter | None:
 
 def _configured_paths() -> list[Path]:
     paths = []
-    for item in filter(None, os.environ.get("BAKERY_PYTHONS", "").split(os.pathsep)):
-        item_path = Path(item).expanduser()
+    for item_path in current().pythons:
         if item_path.is_dir():
             paths.extend(
                 sorted(item_path.glob("bin/python3.*")) + sorted(item_path.glob("*/bin/python3"))
@@ -134,7 +134,7 @@ def find_interpreter(request: str) -> Interpreter:
         if version_matches(request, interpreter.version):
             _found[request] = interpreter
             return interpreter
-    if os.environ.get("BAKERY_PYTHON_DOWNLOADS", "").lower() in ("1", "true", "yes"):
+    if current().python_downloads:
         interpreter = _download(request)
         _found[request] = interpreter
         return interpreter

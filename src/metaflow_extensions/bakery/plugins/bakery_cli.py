@@ -78,8 +78,10 @@ def show(obj):
     environment = obj.environment
     try:
         specs = environment.step_specs()
-        disabled = [s.name for s in obj.flow if s.name not in specs]
-        cache_dir = environment.cache_dir()
+        order = [name for name in obj.graph.sorted_nodes if name in specs]
+        specs = {name: specs[name] for name in order + sorted(set(specs) - set(order))}
+        disabled = [name for name in obj.graph.sorted_nodes if name not in specs]
+        cache_dir = environment.cache_root()
         report = describe_steps(Path(environment.lock_path()), specs, cache_dir)
     except BakeryError as e:
         raise BakeryCliException(str(e)) from None

@@ -23,6 +23,7 @@ def bootstrap(lockfile: str, env_id: str, datastore_type: str, link: str) -> Pat
     from bakery.envs.realize import realize
     from bakery.errors import SnapshotError
     from bakery.lock.io import read_lock
+    from bakery.settings import current, use
     from bakery.snapshot import restore_env
 
     from .snapshot_store import DatastorePackageStore
@@ -43,9 +44,17 @@ def bootstrap(lockfile: str, env_id: str, datastore_type: str, link: str) -> Pat
     install_tools(env, manifest, store, work / "tools")
 
     packages = restore_env(env, store, work / "packages")
-    # a remote environment serves one task: background compilation would only compete with it
-    os.environ.setdefault("BAKERY_COMPILE_BYTECODE", "never")
-    cache = EnvCache(Path(os.environ.get("BAKERY_CACHE_DIR", work / "envs")))
+    settings = current()
+    use(
+        settings.with_changes(
+            # a remote environment serves one task: background compilation would only compete
+            compile_bytecode=settings.compile_bytecode
+            if settings.source("compile_bytecode") != "default"
+            else "never",
+            cache_dir=settings.cache_dir or work / "envs",
+        )
+    )
+    cache = EnvCache()
     cached = realize(env, cache, package_dir=packages, python=env.python)
     link_path = Path(link)
     if link_path.is_symlink() or link_path.exists():
@@ -68,7 +77,9 @@ def install_tools(env, manifest: dict, store, tools_dir: Path) -> None:
         )
     fetched = store.get([manifest[tool] for tool in needed], tools_dir / "wheels")
     if "uv" in needed:
-        os.environ["BAKERY_UV"] = str(unpack_uv(fetched[manifest["uv"]], tools_dir / "uv"))
+        from bakery.settings import current, use
+
+        use(current().with_changes(uv=unpack_uv(fetched[manifest["uv"]], tools_dir / "uv")))
     if "rattler" in needed:
         sys.path.insert(0, str(unpack_wheel(fetched[manifest["rattler"]], tools_dir / "rattler")))
         # the package cache lives beside the environment, not in a home folder that may be read-only

@@ -16,6 +16,7 @@ from metaflow import util
 from metaflow._vendor import click
 from metaflow.exception import METAFLOW_EXIT_DISALLOW_RETRY
 
+from . import compat
 from .exceptions import BakeryMetaflowException
 
 # what a pod gets from the launcher's own environment, when set here (credentials stay off the
@@ -75,9 +76,7 @@ def step(
     image=None,
     **kwargs,
 ):
-    from metaflow.metadata_provider.util import sync_local_metadata_from_datastore
     from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
-    from metaflow.plugins.kubernetes.kubernetes import Kubernetes
 
     from bakery.container import RunSpec
     from bakery.errors import BakeryError
@@ -111,7 +110,10 @@ def step(
     )
     task_id = kwargs["task_id"]
     run_id = kwargs["run_id"]
-    command = Kubernetes(obj.flow_datastore, obj.metadata, obj.environment)._command(
+    command = compat.kubernetes_task_command(
+        obj.flow_datastore,
+        obj.metadata,
+        obj.environment,
         flow_name=obj.flow.name,
         run_id=run_id,
         step_name=step_name,
@@ -146,7 +148,7 @@ def step(
     except BakeryError as e:
         raise ContainerStepException("step '%s': %s" % (step_name, e)) from None
     if obj.metadata.TYPE == "local" and result.ok:
-        sync_local_metadata_from_datastore(
+        compat.sync_local_metadata_from_datastore(
             DATASTORE_LOCAL_DIR,
             obj.flow_datastore.get_task_datastore(run_id, step_name, task_id),
         )

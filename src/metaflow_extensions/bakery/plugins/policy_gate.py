@@ -11,6 +11,7 @@ Every violation is listed in one message.
 
 from __future__ import annotations
 
+from . import compat
 from .environments.step_specs import step_decorator_request
 from .exceptions import BakeryMetaflowException
 from .workstation import workstation_image
@@ -27,10 +28,6 @@ class PolicyFileException(BakeryMetaflowException):
 def load():
     """The admin's policy, or None when there is none; a configured policy that cannot be read
     stops the run (it is never skipped)."""
-    from pathlib import Path
-
-    from metaflow import metaflow_config
-
     try:
         from bakery.errors import PolicyFileError
         from bakery.policy import load_policy
@@ -39,9 +36,11 @@ def load():
         # environment): the launcher already checked the policy before it started any task
         return None
 
-    configured = getattr(metaflow_config, "BAKERY_POLICY_FILE", None)
+    from .settings import bakery_settings
+
+    bakery_settings()  # the policy file named in Metaflow's config, too
     try:
-        return load_policy(Path(configured).expanduser() if configured else None)
+        return load_policy()
     except PolicyFileError as e:
         raise PolicyFileException(str(e)) from None
 
@@ -95,7 +94,7 @@ def image_requests(flow, decorators, *, skip=()):
             image = decorator.attributes.get("image")
             if not image or step.name in skip:
                 continue
-            if "image" not in getattr(decorator, "_user_defined_attributes", ()):
+            if not compat.user_defined(decorator, "image"):
                 if image == workstation_image():
                     source = "the workstation image (METAFLOW_BAKERY_WORKSTATION_IMAGE)"
                 else:

@@ -12,16 +12,9 @@ from pathlib import Path
 
 
 def package_root(datastore_class, echo=None) -> str:
-    from metaflow.plugins.pypi import _datastore_packageroot
+    from .compat import datastore_package_root
 
-    class _Shim:
-        TYPE = datastore_class.TYPE
-
-        @staticmethod
-        def get_datastore_root_from_config(echo_fn, create_on_absent=True):
-            return datastore_class.get_datastore_root_from_config(echo_fn, create_on_absent)
-
-    return _datastore_packageroot(_Shim, echo or (lambda *a, **k: None)) + "/bakery"
+    return datastore_package_root(datastore_class, echo) + "/bakery"
 
 
 class DatastorePackageStore:

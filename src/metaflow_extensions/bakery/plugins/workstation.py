@@ -9,19 +9,21 @@ default with the image it bakes for a step's environment.
 
 from __future__ import annotations
 
+from . import compat
+
 _announced = set()  # one log line per image and process
 
 
 def workstation_image():
-    from metaflow import metaflow_config
+    from .settings import optional_setting
 
-    return getattr(metaflow_config, "BAKERY_WORKSTATION_IMAGE", None) or None
+    return optional_setting("workstation_image")
 
 
 def apply(decorator, logger=None) -> None:
     """Give `decorator` the workstation image unless the user named one."""
     image = workstation_image()
-    if not image or "image" in getattr(decorator, "_user_defined_attributes", ()):
+    if not image or compat.user_defined(decorator, "image"):
         return
     decorator.attributes["image"] = image
     if image not in _announced and logger is not None:

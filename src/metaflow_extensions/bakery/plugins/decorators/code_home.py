@@ -36,36 +36,21 @@ class CodeHome:
 
 def _member_key(package) -> str | None:
     """Hash of what extract_into would lay out; None if this Metaflow hides the member list."""
-    from metaflow.packaging_sys import ContentType
+    from ..compat import code_package_contents, code_package_user_members
 
     try:
         digest = hashlib.sha256(package.package_metadata.encode())
-        for orig, arc in sorted(_user_members(package)):
+        for orig, arc in sorted(code_package_user_members(package, lambda: time.sleep(0.002))):
             digest.update(f"U{orig}\0{arc}\0".encode())
-        code = ContentType.CODE_CONTENT.value | ContentType.MODULE_CONTENT.value
-        for orig, arc in sorted(package._mfcontent.content_names(code)):
+        code, other = code_package_contents(package)
+        for orig, arc in sorted(code):
             digest.update(f"C{orig}\0{arc}\0".encode())
-        for content, arc in package._mfcontent.contents(ContentType.OTHER_CONTENT):
+        for content, arc in other:
             data = content if isinstance(content, bytes) else Path(content).read_bytes()
             digest.update(f"O{arc}\0".encode() + hashlib.sha256(data).digest())
     except (AttributeError, TypeError, OSError):
         return None
     return digest.hexdigest()[:24]
-
-
-def _user_members(package) -> list:
-    """The user files of the package, as soon as Metaflow's packaging thread has listed them.
-
-    `user_tuples()` waits until the whole archive is built and compressed; the list is ready
-    well before. With a Metaflow that does not expose it the same way, wait for the archive.
-    """
-    thread = getattr(package, "_create_thread", None)
-    while thread is not None and thread.is_alive():
-        members = getattr(package, "_cached_user_members", None)
-        if members is not None:
-            return list(members)
-        time.sleep(0.002)
-    return list(package.user_tuples())
 
 
 def code_home(package, cache_root: Path) -> Path | None:

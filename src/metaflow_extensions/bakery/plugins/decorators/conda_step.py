@@ -13,6 +13,7 @@ import sys
 
 from metaflow.plugins.pypi.conda_decorator import CondaFlowDecorator, CondaStepDecorator
 
+from .. import compat
 from ..task_metadata import record
 
 
@@ -50,7 +51,7 @@ class BakeryCondaStepDecorator(CondaStepDecorator):
         if self.disabled:
             return
         cls = self.__class__
-        if cls._metaflow_home is None:
+        if compat.conda_decorator_state(cls) is None:
             from pathlib import Path
 
             from .code_home import CodeHome, code_home
@@ -58,10 +59,8 @@ class BakeryCondaStepDecorator(CondaStepDecorator):
             home = code_home(package, Path(self.environment.cache_root()))
             if home is None:  # this Metaflow's package API differs: core's way
                 return super().runtime_init(flow, graph, package, run_id)
-            cls._metaflow_home = CodeHome(home)
-            cls._addl_env_vars = package.get_post_extract_env_vars(
-                package.package_metadata, str(home)
-            )
+            env_vars = package.get_post_extract_env_vars(package.package_metadata, str(home))
+            compat.set_conda_decorator_state(cls, CodeHome(home), env_vars)
 
     def runtime_step_cli(self, cli_args, retry_count, max_user_code_retries, ubf_context):
         super().runtime_step_cli(cli_args, retry_count, max_user_code_retries, ubf_context)

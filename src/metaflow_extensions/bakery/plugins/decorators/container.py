@@ -15,7 +15,7 @@ import sys
 
 from metaflow.decorators import StepDecorator
 
-from .. import policy_gate, workstation
+from .. import compat, policy_gate, workstation
 from ..exceptions import BakeryMetaflowException
 from ..task_metadata import record
 
@@ -108,10 +108,9 @@ class ContainerDecorator(StepDecorator):
         # the launcher through the datastore, as a pod does
         if os.environ.get("METAFLOW_CONTAINER_IMAGE") and hasattr(self, "metadata"):
             if self.metadata.TYPE == "local":
-                from metaflow.metadata_provider.util import sync_local_metadata_to_datastore
                 from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
 
-                sync_local_metadata_to_datastore(DATASTORE_LOCAL_DIR, self.task_datastore)
+                compat.sync_local_metadata_to_datastore(DATASTORE_LOCAL_DIR, self.task_datastore)
 
     @classmethod
     def _save_package_once(cls, flow_datastore, package):

@@ -26,12 +26,6 @@ class BakeryEnvironmentException(BakeryMetaflowException):
     headline = "Bakery could not prepare the environment"
 
 
-def _config(name: str, default=None):
-    from metaflow import metaflow_config
-
-    return getattr(metaflow_config, name, default)
-
-
 class BakeryCondaEnvironment(MetaflowEnvironment):
     """Each step runs in its own locked, cached environment (PyPI via uv, conda via rattler)."""
 
@@ -210,21 +204,16 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         specs = self.step_specs(only_steps)
         if not specs:
             return
-        # the core reads plain variables; Metaflow's config (METAFLOW_BAKERY_*, profiles) sets them
-        if str(_config("BAKERY_PYTHON_DOWNLOADS", False)).lower() in ("1", "true", "yes"):
-            os.environ["BAKERY_PYTHON_DOWNLOADS"] = "1"
-        os.environ.setdefault(
-            "BAKERY_COMPILE_BYTECODE", str(_config("BAKERY_COMPILE_BYTECODE", "background"))
-        )
+        settings = self.settings()
         indexes = IndexConfig.from_environment()
-        cache = EnvCache(self.cache_dir())
+        cache = EnvCache(self.cache_root())
         with EnvProgress(self._log) as progress:
             update = update_lock(
                 Path(self.lock_path()),
                 self.flow.name,
                 specs,
                 lambda spec: resolve(spec, indexes=indexes),
-                frozen=str(_config("BAKERY_FROZEN", False)).lower() in ("1", "true", "yes"),
+                frozen=settings.frozen,
                 force=self._force_rebuild,
                 on_resolve=progress.resolving,
             )
@@ -254,10 +243,10 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             self._snapshot(indexes)
 
     def _snapshot_enabled(self):
-        setting = str(_config("BAKERY_SNAPSHOT", "auto")).lower()
+        setting = self.settings().snapshot
         if setting == "auto":
             return self.datastore_type != "local"
-        return setting in ("always", "1", "true", "yes")
+        return setting == "always"
 
     def _snapshot(self, indexes):
         """Store every environment's artifacts (and the tools that install them), once."""
@@ -285,16 +274,14 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         if stored:
             self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
 
+    def settings(self):
+        """Bakery's settings, read once per process (plugins/settings.py)."""
+        from ..settings import bakery_settings
+
+        return bakery_settings()
+
     def cache_root(self):
-        from bakery.envs.cache import default_cache_root
-
-        return self.cache_dir() or default_cache_root()
-
-    def cache_dir(self):
-        from pathlib import Path
-
-        configured = _config("BAKERY_CACHE_DIR")
-        return Path(configured).expanduser() if configured else None
+        return self.settings().cache_root()
 
     def _log(self, message):
         with self._print_lock:

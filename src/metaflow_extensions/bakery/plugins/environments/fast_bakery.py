@@ -14,12 +14,10 @@ travels in Metaflow's code package: editing the flow never triggers a bake.
 
 from __future__ import annotations
 
-import os
-
+from .. import compat
 from .bakery_environment import (
     BakeryEnvironmentException,
     BakeryPyPIEnvironment,
-    _config,
     compute_decorators,
 )
 
@@ -111,7 +109,7 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
         enforce(self._policy, [ImageRequest(s, ref, source) for s, ref in sorted(images.items())])
 
     def _registry(self, steps):
-        registry = _config("BAKERY_REGISTRY") or os.environ.get("BAKERY_REGISTRY")
+        registry = self.settings().registry
         if not registry:
             raise BakeryEnvironmentException(
                 "--environment=fast-bakery bakes an image for each remote step (%s) and needs a "
@@ -129,7 +127,7 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
         from bakery.image.base import default_base_image
 
         registry = self._registry(sorted(envs))
-        base = _config("BAKERY_BASE_IMAGE") or os.environ.get("BAKERY_BASE_IMAGE")
+        base = self.settings().base_image
         by_env = {}
         for step, env in sorted(envs.items()):
             by_env.setdefault(env.env_id, (env, []))[1].append(step)
@@ -163,4 +161,4 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
 
 def _user_image(decorator):
     """Whether the user named the image (on the decorator or with --with ...:image=)."""
-    return "image" in getattr(decorator, "_user_defined_attributes", ())
+    return compat.user_defined(decorator, "image")

@@ -7,8 +7,6 @@ environment off, and `libraries=` is the older alias of `packages=`.
 
 from __future__ import annotations
 
-import os
-
 
 def _user_attributes(decorator) -> dict:
     """The decorator's attributes, without a `python` that Metaflow filled in by itself.
@@ -17,9 +15,10 @@ def _user_attributes(decorator) -> dict:
     Bakery's default is the minor version instead, so that a shared lockfile is not tied to one
     patch release.
     """
+    from ..compat import user_defined
+
     attributes = dict(decorator.attributes)
-    is_user_defined = getattr(decorator, "is_attribute_user_defined", None)
-    if is_user_defined is not None and not is_user_defined("python"):
+    if not user_defined(decorator, "python"):
         attributes["python"] = None
     return attributes
 
@@ -32,7 +31,9 @@ def _attributes(decorators, name: str) -> dict | None:
 
 
 def _flow_attributes(flow, name: str) -> dict | None:
-    found = getattr(flow, "_flow_decorators", {}).get(name)
+    from ..compat import flow_decorators
+
+    found = flow_decorators(flow, name)
     return _user_attributes(found[0]) if found else None
 
 
@@ -101,9 +102,6 @@ def build_spec(flow, step, pinned: dict, platform=None):
 def _default_channels() -> list[str]:
     """`CONDA_CHANNELS` (comma-separated), as core Metaflow's micromamba reads it, or the
     Metaflow config `METAFLOW_CONDA_CHANNELS`."""
-    from metaflow import metaflow_config
+    from ..settings import bakery_settings
 
-    value = getattr(metaflow_config, "CONDA_CHANNELS", None) or os.environ.get("CONDA_CHANNELS", "")
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [c.strip() for c in str(value).split(",") if c.strip()]
+    return list(bakery_settings().conda_channels)

@@ -1,0 +1,115 @@
+"""Every use Bakery makes of Metaflow's internals, in one place, each checked by a test.
+
+Metaflow's extension points (environments, decorators, CLIs, config) are public; a few things
+Bakery needs are not: how a Kubernetes pod's command is built, which attributes a user set on a
+decorator, where core keeps conda packages in the datastore, what a code package holds before
+it is compressed, the state core's @conda keeps per class. Each is reached through one function
+here, so a Metaflow release that moves one breaks one function and one test
+(tests/compat/test_compat.py), not a run. The Metaflow releases this is tested with are the range
+`pyproject.toml` declares; CI runs its lowest and newest (`scripts/test.sh`).
+
+Imported in tasks whose code package has no Bakery core: nothing here imports `bakery`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "code_package_contents",
+    "code_package_user_members",
+    "conda_decorator_state",
+    "datastore_package_root",
+    "flow_decorators",
+    "kubernetes_task_command",
+    "set_conda_decorator_state",
+    "sync_local_metadata_from_datastore",
+    "sync_local_metadata_to_datastore",
+    "user_defined",
+]
+
+
+def user_defined(decorator, attribute: str) -> bool:
+    """Whether the user set `attribute` on the decorator (in code or with `--with`), rather than
+    Metaflow filling in its default."""
+    check = getattr(decorator, "is_attribute_user_defined", None)
+    if check is not None:
+        return bool(check(attribute))
+    return attribute in getattr(decorator, "_user_defined_attributes", ())
+
+
+def flow_decorators(flow, name: str) -> list:
+    """The flow-level decorators called `name` (e.g. `conda_base`) on `flow`."""
+    return list(getattr(flow, "_flow_decorators", {}).get(name) or [])
+
+
+def kubernetes_task_command(
+    flow_datastore, metadata, environment, *, step_cmds: list[str], **task
+) -> list[str]:
+    """The command a Kubernetes pod runs for a task (fetch the code package, bootstrap the
+    environment, run `step_cmds`, save the logs), as core Metaflow builds it. `task` holds
+    flow_name, run_id, step_name, task_id, attempt, code_package_metadata, code_package_url."""
+    from metaflow.plugins.kubernetes.kubernetes import Kubernetes
+
+    launcher = Kubernetes(flow_datastore, metadata, environment)
+    return launcher._command(step_cmds=step_cmds, **task)
+
+
+def datastore_package_root(datastore_class, echo=None) -> str:
+    """Where core Metaflow keeps conda packages in `datastore_class`'s datastore
+    (`CONDA_PACKAGE_<TYPE>ROOT`, else `<sysroot>/conda`)."""
+    from metaflow.plugins.pypi import _datastore_packageroot
+
+    class _Shim:  # core's helper wants a datastore with a classmethod-like root lookup
+        TYPE = datastore_class.TYPE
+
+        @staticmethod
+        def get_datastore_root_from_config(echo_fn, create_on_absent=True):
+            return datastore_class.get_datastore_root_from_config(echo_fn, create_on_absent)
+
+    return _datastore_packageroot(_Shim, echo or (lambda *args, **kwargs: None))
+
+
+def code_package_contents(package) -> tuple[list[tuple[str, str]], list[tuple[object, str]]]:
+    """(Metaflow's and the extensions' code files as (path, arcname), other content as
+    (bytes or path, arcname)) of a code package, without waiting for it to be compressed."""
+    from metaflow.packaging_sys import ContentType
+
+    content = package._mfcontent
+    code = ContentType.CODE_CONTENT.value | ContentType.MODULE_CONTENT.value
+    return list(content.content_names(code)), list(content.contents(ContentType.OTHER_CONTENT))
+
+
+def code_package_user_members(package, wait) -> list:
+    """The user files of a code package as soon as Metaflow's packaging thread has listed
+    them (`user_tuples()` would wait for the whole archive); `wait()` is called between looks."""
+    thread = getattr(package, "_create_thread", None)
+    while thread is not None and thread.is_alive():
+        members = getattr(package, "_cached_user_members", None)
+        if members is not None:
+            return list(members)
+        wait()
+    return list(package.user_tuples())
+
+
+def conda_decorator_state(decorator_class) -> object:
+    """The code home core's @conda keeps per class (None until a run sets it)."""
+    return decorator_class._metaflow_home
+
+
+def set_conda_decorator_state(decorator_class, home, env_vars: dict) -> None:
+    """Tell core's @conda where the extracted code package is and what tasks need set."""
+    decorator_class._metaflow_home = home
+    decorator_class._addl_env_vars = env_vars
+
+
+def sync_local_metadata_to_datastore(local_dir: str, task_datastore) -> None:
+    """Hand a task's local metadata back through the datastore (what a pod does)."""
+    from metaflow.metadata_provider.util import sync_local_metadata_to_datastore as sync
+
+    sync(local_dir, task_datastore)
+
+
+def sync_local_metadata_from_datastore(local_dir: str, task_datastore) -> None:
+    """Bring a task's local metadata from the datastore into `local_dir` (the launcher's side)."""
+    from metaflow.metadata_provider.util import sync_local_metadata_from_datastore as sync
+
+    sync(local_dir, task_datastore)

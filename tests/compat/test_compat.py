@@ -1,0 +1,103 @@
+"""Each access Bakery makes to Metaflow's internals (plugins/compat.py), against the Metaflow
+installed here. CI also runs this module under the lowest and the newest supported Metaflow,
+each in a venv of its own (`scripts/test.sh`).
+
+One probe run (tests/compat/probe_flow.py) exercises every access on real Metaflow objects; each
+test reads one entry, so a Metaflow release that moves one internal fails one test, by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+PYTHON = sys.executable
+
+pytestmark = pytest.mark.compat
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("compat")
+    shutil.copy(HERE / "probe_flow.py", folder / "probe_flow.py")
+    env = {
+        **os.environ,
+        "USER": "dev",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(folder / "sysroot"),
+    }
+    proc = subprocess.run(
+        [PYTHON, "probe_flow.py"], cwd=folder, capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _value(probed: dict, name: str):
+    entry = probed[name]
+    assert "error" not in entry, f"Metaflow's internals moved ({name}):\n{entry['error']}"
+    return entry["value"]
+
+
+def test_user_defined_tells_a_users_attribute_from_a_default(probed):
+    assert _value(probed, "user_defined") == {
+        "kubernetes.image": True,
+        "kubernetes.cpu": False,
+        "pypi.packages": True,
+        "pypi.python": False,
+    }
+
+
+def test_flow_decorators_finds_conda_base(probed):
+    assert _value(probed, "flow_decorators") == ["3.11"]
+
+
+def test_kubernetes_task_command_wraps_the_step_in_the_pod_command(probed):
+    command = _value(probed, "kubernetes_task_command")
+    assert command[:2] == ["bash", "-c"]
+    script = command[2]
+    assert "echo probe-step" in script and "Downloading code package" in script
+    assert "s3://b/mf/package.tgz" in script or '"b", "mf/package.tgz"' in script
+    assert "MF_PATHSPEC=CompatProbeFlow/1/start/2" in script
+
+
+def test_datastore_package_root_is_cores_conda_root(probed, tmp_path_factory):
+    root = _value(probed, "datastore_package_root")
+    assert root.endswith("/sysroot/.metaflow/conda"), root
+
+
+def test_code_package_contents_lists_metaflow_and_extensions(probed):
+    contents = _value(probed, "code_package_contents")
+    assert any(arc.endswith("metaflow/__init__.py") for arc in contents["code"])
+    assert any("metaflow_extensions/bakery/plugins/" in arc for arc in contents["code"])
+    assert contents["other"], "no INFO/meta content listed"
+
+
+def test_code_package_user_members_lists_the_flow_file(probed):
+    assert "probe_flow.py" in _value(probed, "code_package_user_members")
+
+
+def test_conda_decorator_state_is_cores_per_class_state(probed):
+    assert _value(probed, "conda_decorator_state") == {
+        "before": None,
+        "after": "home",
+        "env_vars": {"A": "1"},
+    }
+
+
+def test_local_metadata_round_trips_through_the_datastore(probed):
+    assert _value(probed, "local_metadata_sync") == ["CompatProbeFlow/1/start/2/_meta/probe.json"]
+
+
+def test_every_access_in_compat_has_a_probe():
+    from metaflow_extensions.bakery.plugins import compat
+
+    probes = (HERE / "probe_flow.py").read_text()
+    for name in compat.__all__:
+        assert f"compat.{name}(" in probes, f"compat.{name} is not probed"
