@@ -131,8 +131,8 @@ def check_base(base: BaseImage, commands: BaseCommands, python_minor: str | None
     raise BaseImageError(
         f"base image {base.pinned} lacks {' and '.join(missing)} on its PATH "
         f"({commands.search_path}): tasks in the baked image need {needs}{why}. Choose a base "
-        f"that has them (e.g. {example}) with --base or BAKERY_BASE_IMAGE, or install them "
-        "into this base and push it again"
+        f"that has them (e.g. {example}) with --base or (METAFLOW_)BAKERY_BASE_IMAGE, or "
+        "install them into this base and push it again"
     )
 
 
