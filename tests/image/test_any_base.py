@@ -177,6 +177,7 @@ def test_imported_base_without_config_runs_python_python3_and_bash(
         "command -v python python3 bash && python -c 'import idna, sys; print(idna.__version__, "
         "sys.version_info[:2])' && python3 -c 'import idna; print(idna.__version__)' && echo $PATH",
     )
+    subprocess.run(["podman", "rmi", "-f", result.reference], capture_output=True)
     lines = out.split("\n")
     assert lines[:3] == [
         "/opt/bakery/env/bin/python",
