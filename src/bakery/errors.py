@@ -17,7 +17,8 @@ and says what to do next. The hierarchy::
     │   └── SnapshotError           packages missing from, or unreadable in, the datastore
     ├── ImageError                  baking an image failed
     │   ├── ImageReferenceError     an image reference is malformed
-    │   └── PlatformNotFoundError   a manifest list has no image for the target platform
+    │   ├── PlatformNotFoundError   a manifest list has no image for the target platform
+    │   └── BaseImageError          the base image lacks what tasks need (bash, the Python)
     ├── RegistryError               the registry answered with an error
     │   ├── RegistryUnreachableError  the registry cannot be reached at all
     │   ├── RegistryAuthError       the registry refused the credentials (401/403)
@@ -104,6 +105,10 @@ class ImageReferenceError(ImageError):
 
 class PlatformNotFoundError(ImageError):
     """Raised when a base image's manifest list has no entry for the target platform."""
+
+
+class BaseImageError(ImageError):
+    """Raised when a base image lacks what tasks in a baked image need (bash, the env's Python)."""
 
 
 class RegistryError(BakeryError):

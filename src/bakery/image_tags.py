@@ -16,7 +16,7 @@ SUFFIX_CHARS = 12
 
 
 def image_tag(
-    env_id: str, base_digest: str, layout: int, extra_env: Mapping[str, str] | None = None
+    env_id: str, base_digest: str, layout: int | str, extra_env: Mapping[str, str] | None = None
 ) -> str:
     text = f"{base_digest}|layout{layout}" + "".join(
         f"|{k}={v}" for k, v in sorted((extra_env or {}).items())

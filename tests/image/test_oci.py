@@ -9,6 +9,7 @@ import pytest
 from bakery.errors import PlatformNotFoundError
 from bakery.image.base import select_platform
 from bakery.image.oci import (
+    DEFAULT_PATH,
     OCI_LAYER_GZIP,
     Descriptor,
     HistoryEntry,
@@ -52,6 +53,23 @@ def test_derived_config_prepends_path_and_keeps_the_base():
     assert [h["created_by"] for h in config["history"]] == ["base", "bakery: install x==1"]
     assert "container_config" not in config and config["created"] == "1970-01-01T00:00:00Z"
     assert DOCKER_BASE["config"]["Env"][0] == "PATH=/usr/local/bin:/usr/bin"  # base untouched
+
+
+def test_base_without_path_gets_the_runtimes_default_path():
+    # `podman import` / `docker import` of a rootfs, or FROM scratch: no config at all
+    imported = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}
+    config = derive_config(
+        imported,
+        diff_ids=[],
+        env={"PATH": "/opt/bakery/env/bin:${PATH}", "PYTHONPATH": "/opt/site:${PYTHONPATH}"},
+        labels={},
+        history=[],
+    )
+    assert config["config"]["Env"] == [
+        f"PATH=/opt/bakery/env/bin:{DEFAULT_PATH}",
+        "PYTHONPATH=/opt/site",
+    ]
+    assert DEFAULT_PATH == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def test_docker_layer_types_become_oci():

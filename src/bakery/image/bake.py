@@ -20,6 +20,7 @@ from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
 from .base import BaseImage, ManifestCache, check_python, resolve_base
+from .base_check import BaseCommands, base_commands, base_search_path, check_base, python_links_job
 from .gc import mark_used
 from .layers import (
     DEFAULT_COMPRESSION_LEVEL,
@@ -46,10 +47,15 @@ from .oci import (
     canonical_json,
     config_descriptor,
     derive_config,
+    merge_env,
 )
 from .plan import plan_layers
 from .progress import BakeProgress
 from .stage import ENV_ROOT, LAYOUT_VERSION, site_packages_dir, stage_env
+
+# What an image holds besides the staged packages (part of its tag): 2 adds `python` and
+# `python3` for PyPI environments, and the runtimes' PATH when the base sets none.
+IMAGE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -96,7 +102,7 @@ class BakeResult:
 def image_tag(env: LockedEnv, base_digest: str, extra_env: Mapping[str, str] | None = None) -> str:
     """The content tag: the environment id, then a hash of the base digest, layout version and
     any extra environment variables (see `bakery.image_tags`)."""
-    return tags.image_tag(env.env_id, base_digest, LAYOUT_VERSION, extra_env)
+    return tags.image_tag(env.env_id, base_digest, f"{LAYOUT_VERSION}.{IMAGE_VERSION}", extra_env)
 
 
 def lock_hash(env: LockedEnv) -> str:
@@ -176,14 +182,26 @@ def _bake_fully(
     started: float,
 ) -> BakeResult:
     base = resolve_base(base_client, base_ref, env.spec.platform, ManifestCache(cache_dir))
-    if not any(p.name == "python" for p in env.by_kind("conda")):
-        check_python(base, env.python)  # else the environment brings its own Python
+    # a PyPI environment runs on the base's Python; a conda one brings its own
+    base_python = None if any(p.name == "python" for p in env.by_kind("conda")) else env.python
+    if base_python:
+        check_python(base, base_python)
+    keep = base_client.registry != client.registry  # its layers are copied below anyway
+    commands = _base_commands(env, base, options, base_client, cache_dir, keep)
+    check_base(base, commands, base_python)
+    notes = [f"base image {base.pinned} not checked for bash and Python: {commands.unread}"]
+    notes = notes if commands.unread else []
     tag = target.tag or image_tag(env, base.digest, options.env)
     uploaded_before = client.bytes_uploaded
     with BakeProgress(enabled=options.progress) as progress:
         staged = stage_env(env, cache_dir, background=True, progress=progress)
         try:
             jobs = plan_layers(staged.packages, env.python, level=options.compression_level)
+            if base_python and commands.python(base_python):
+                interpreter = commands.python(base_python)
+                jobs.append(python_links_job(interpreter, options.compression_level))
+            elif base_python:  # the base could not be read: its own `python3` has to do
+                notes.append(f"`python` not added: the base's Python {base_python} is not known")
             layers, built = build_layers(
                 jobs,
                 LayerCache(cache_dir),
@@ -211,8 +229,23 @@ def _bake_fully(
         image_size=base.size + sum(layer.size for layer in layers) + len(config_bytes),
         seconds=time.perf_counter() - started,
         up_to_date=False,
-        notes=staged.notes,
+        notes=(*notes, *staged.notes),
     )
+
+
+def _base_commands(
+    env: LockedEnv,
+    base: BaseImage,
+    options: BakeOptions,
+    base_client: RegistryClient,
+    cache_dir: Path,
+    keep_layers: bool,
+) -> BaseCommands:
+    """What the image's PATH finds in the base (bash, its Pythons), from the base's layers."""
+    base_env = (base.config.get("config") or {}).get("Env") or []
+    image_path = merge_env(base_env, {**image_env(env.python), **options.env})
+    search_path = base_search_path(image_path)
+    return base_commands(base, search_path, base_client, cache_dir, keep_layers=keep_layers)
 
 
 def _config(
@@ -316,7 +349,8 @@ class PushRecords:
         level: int,
         extra_env: Mapping[str, str] | None = None,
     ) -> str:
-        text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}|{compression_codec(level)}"
+        text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}.{IMAGE_VERSION}"
+        text += f"|{compression_codec(level)}"
         text += "".join(f"|{k}={v}" for k, v in sorted((extra_env or {}).items()))
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 

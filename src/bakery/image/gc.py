@@ -23,6 +23,7 @@ _KINDS = {
     "conda": "conda prefix",
     "layers": "layer record",
     "pushed": "push record",
+    "base-commands": "base check",
     "manifests/sha256": "manifest",
     "blobs/sha256": "blob",
 }

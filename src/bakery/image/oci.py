@@ -42,6 +42,9 @@ LABEL_BASE = "dev.bakery.base"
 ANNOTATION_LAYER_PACKAGES = "dev.bakery.layer.packages"
 ANNOTATION_BASE_NAME = "org.opencontainers.image.base.name"
 ANNOTATION_BASE_DIGEST = "org.opencontainers.image.base.digest"
+# The PATH runtimes (runc, containerd, podman, Kubernetes) give a process when the image sets
+# none, as a base made by `podman import`, `docker import` or FROM scratch does.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -164,13 +167,13 @@ def derive_config(
 ) -> dict[str, Any]:
     """The image config: the base's, plus our layers, environment variables and labels.
 
-    `env` values may refer to the base's value as `${NAME}` (e.g. `PATH=/x/bin:${PATH}`).
-    Everything else of the base (Cmd, Entrypoint, User, WorkingDir) is kept.
+    `env` values may refer to the base's value as `${NAME}` (e.g. `PATH=/x/bin:${PATH}`); a
+    base without PATH counts as having the runtimes' `DEFAULT_PATH`. Everything else of the base (Cmd, Entrypoint, User, WorkingDir) is kept.
     """
     config = copy.deepcopy(dict(base_config))
     created = created_timestamp()
     inner = dict(config.get("config") or {})
-    inner["Env"] = _merge_env(inner.get("Env") or [], env)
+    inner["Env"] = merge_env(inner.get("Env") or [], env)
     inner["Labels"] = {**(inner.get("Labels") or {}), **labels}
     inner.setdefault("WorkingDir", "/")
     config["config"] = inner
@@ -184,10 +187,12 @@ def derive_config(
     return config
 
 
-def _merge_env(base_env: Sequence[str], ours: Mapping[str, str]) -> list[str]:
+def merge_env(base_env: Sequence[str], ours: Mapping[str, str]) -> list[str]:
+    """`NAME=value` items: the base's, with ours set over them (see `derive_config`)."""
     merged = dict(item.split("=", 1) if "=" in item else (item, "") for item in base_env)
     for name, value in ours.items():
-        previous = merged.get(name, "")
+        # without this, `PATH=/opt/bakery/env/bin:${PATH}` would hide the base's bash and python
+        previous = merged.get(name, DEFAULT_PATH if name == "PATH" else "")
         value = value.replace("${" + name + "}", previous)
         merged[name] = value.replace("::", ":").strip(":")
     return [f"{name}={value}" for name, value in merged.items()]

@@ -262,6 +262,34 @@ class RegistryClient:
             response.close()
         return f"{algorithm}:{hasher.hexdigest()}"
 
+    def iter_blob(self, repository: str, digest: str) -> Iterator[bytes]:
+        """Yield blob `digest` piece by piece, for a reader that needs it once and not on disk.
+
+        The digest is checked once the last piece is read: a consumer must read to the end
+        before trusting what it read (a mismatch raises `RegistryError` there).
+        """
+        algorithm = validate_digest(digest).split(":", 1)[0]
+        response = self._transport.request(
+            "GET",
+            _blob_path(repository, digest),
+            what=f"blob {digest} in {repository}",
+            scope=repository_scope(repository, "pull"),
+            stream=True,
+        )
+        hasher = hashlib.new(algorithm)
+        try:
+            for piece in response.iter_bytes(READ_SIZE):
+                hasher.update(piece)
+                yield piece
+        except httpx.TransportError as error:
+            raise RegistryUnreachableError(
+                f"lost the connection to registry {self.registry} while reading blob {digest} "
+                f"from {repository} ({type(error).__name__}); check the network and retry"
+            ) from None
+        finally:
+            response.close()
+        _check_digest(digest, f"{algorithm}:{hasher.hexdigest()}", self.registry, repository)
+
     def get_blob_bytes(self, repository: str, digest: str) -> bytes:
         """Return a small blob (an image config) in memory, verified against `digest`."""
         algorithm = validate_digest(digest).split(":", 1)[0]
