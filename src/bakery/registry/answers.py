@@ -79,8 +79,7 @@ def check_digest_header(
             base_url,
             what,
             response,
-            f"its Docker-Content-Digest is {served.strip()!r}, not {expected} (the digest of "
-            "what was sent or asked for)",
+            f"its Docker-Content-Digest is {served.strip()!r}, but the content's digest is {expected}",
         )
 
 
