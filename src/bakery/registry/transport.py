@@ -226,7 +226,6 @@ class RegistryTransport:
             params.append(("service", challenge.params["service"]))
         wanted = challenge.params.get("scope") if from_challenge else None
         params.extend(("scope", item) for item in (wanted or scope or "").split())
-        auth_host = httpx.URL(realm).netloc.decode()
         # Name the realm, not the registry: the registry answered, its token server did not.
         peer = (
             f"token server {realm} (the realm registry {self.registry} sends clients to for tokens)"
@@ -247,7 +246,7 @@ class RegistryTransport:
             )
         if response.status_code != 200:
             raise RegistryAuthError(
-                f"token server {auth_host} for registry {self.registry} answered HTTP "
+                f"token server {realm} for registry {self.registry} answered HTTP "
                 f"{response.status_code}; check the registry's auth service"
             )
         payload = json_or_none(response.content)
