@@ -15,6 +15,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.registry",
+    "tests.fixtures.pretend_registry",
     "tests.fixtures.conda_channel",
     "tests.fixtures.flows",
     "tests.fixtures.private_index",

@@ -22,6 +22,7 @@ and says what to do next. The hierarchy::
     ├── RegistryError               the registry answered with an error
     │   ├── RegistryUnreachableError  the registry cannot be reached at all
     │   ├── RegistryAuthError       the registry refused the credentials (401/403)
+    │   ├── RegistryProtocolError   the server's answer breaks the distribution API (not a registry?)
     │   └── RegistryNotFoundError   repository, manifest or blob not found (404)
     ├── ContainerError              running a task in a local container failed
     │   ├── ContainerRuntimeNotFoundError  neither podman nor docker can be run
@@ -121,6 +122,10 @@ class RegistryUnreachableError(RegistryError):
 
 class RegistryAuthError(RegistryError):
     """Raised when the registry refuses the credentials (401 or 403)."""
+
+
+class RegistryProtocolError(RegistryError):
+    """Raised when a server's answer breaks the distribution API: status, digest, content type or body."""
 
 
 class RegistryNotFoundError(RegistryError):

@@ -132,3 +132,12 @@ def test_an_unreachable_registry_names_the_step_and_launches_nothing(
     assert "Bakery could not prepare the environment" in result.output
     assert dead in result.output and "step 'end'" in result.output  # the first one baked
     assert "Traceback" not in result.output
+
+
+def test_a_tagged_registry_is_refused_before_baking(flows, s3_datastore):
+    env = {**own_prefix(s3_datastore), "METAFLOW_BAKERY_REGISTRY": "127.0.0.1:5000/bakery/envs:v1"}
+    result = argo_create(flows, flows.write("tagged.py", FLOW), env)
+    assert result.returncode != 0 and "Traceback" not in result.output
+    output = " ".join(result.output.split())
+    assert "METAFLOW_BAKERY_REGISTRY '127.0.0.1:5000/bakery/envs:v1' names a tag 'v1'" in output
+    assert "e.g. '127.0.0.1:5000/bakery/envs'" in output

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from bakery.errors import RegistryAuthError
+from bakery.errors import RegistryAuthError, RegistryUnreachableError
 from bakery.registry import Credentials, RegistryClient
-from tests.fixtures.registry import RunningRegistry
+from tests.fixtures.registry import RunningRegistry, free_port
 from tests.registry.conftest import digest_of, image_manifest
 from tests.registry.token_server import TokenServer
 
@@ -104,3 +104,23 @@ def test_anonymous_token_without_access_is_an_auth_error(
     with RegistryClient(token_registry.registry.host) as client:
         with pytest.raises(RegistryAuthError, match="no credentials were found"):
             client.blob_exists(repository, digest_of(b"x"))
+
+
+def test_an_unreachable_token_realm_is_named_not_the_registry(
+    registry_factory, tmp_path_factory, repository: str
+) -> None:
+    # The registry trusts a real token server's certificate but sends clients to a closed port.
+    tokens = TokenServer(tmp_path_factory.mktemp("dead-realm"), USERNAME, PASSWORD).start()
+    try:
+        dead_realm = f"http://127.0.0.1:{free_port()}/token"
+        auth_yaml = tokens.registry_auth_yaml().replace(tokens.realm, dead_realm)
+        registry = registry_factory(auth_yaml=auth_yaml)
+    finally:
+        tokens.stop()
+    with RegistryClient(registry.host, credentials=Credentials(USERNAME, PASSWORD)) as client:
+        with pytest.raises(RegistryUnreachableError) as caught:
+            client.blob_exists(repository, digest_of(b"x"))
+    message = str(caught.value)
+    assert f"cannot reach token server {dead_realm}" in message
+    assert f"the realm registry {registry.host} sends clients to" in message
+    assert f"cannot reach registry {registry.host}" not in message

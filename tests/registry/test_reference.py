@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bakery.cli.main import main
 from bakery.errors import ImageReferenceError
-from bakery.registry import ImageReference
+from bakery.registry import ImageReference, push_target
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -113,3 +114,37 @@ def test_references_are_frozen_values() -> None:
     assert len({reference, ImageReference.parse("python")}) == 1
     with pytest.raises(AttributeError):
         reference.tag = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1:5000/team/envs", "ghcr.io/org/envs", "team/envs"])
+def test_a_push_target_is_a_repository(target: str) -> None:
+    parsed = push_target(target)
+    assert parsed.tag is None and parsed.digest is None
+
+
+@pytest.mark.parametrize(
+    ("target", "pinned", "repository"),
+    [
+        ("127.0.0.1:5000/repo:tag", "tag 'tag'", "127.0.0.1:5000/repo"),
+        ("ghcr.io/org/envs:latest", "tag 'latest'", "ghcr.io/org/envs"),
+        (f"127.0.0.1:5000/repo@{DIGEST}", f"digest {DIGEST}", "127.0.0.1:5000/repo"),
+    ],
+)
+def test_a_push_target_with_a_tag_or_digest_is_refused(
+    target: str, pinned: str, repository: str
+) -> None:
+    with pytest.raises(ImageReferenceError) as caught:
+        push_target(target, setting="METAFLOW_BAKERY_REGISTRY")
+    message = str(caught.value)
+    assert f"METAFLOW_BAKERY_REGISTRY {target!r} names a {pinned}" in message
+    assert f"give a repository only, e.g. {repository!r}" in message
+    assert "overwritten" in message
+
+
+def test_bake_refuses_a_tagged_registry_before_locking_anything(tmp_path, capsys) -> None:
+    missing_lock = tmp_path / "never-read.bakery.lock"
+    code = main(["bake", "--lock", str(missing_lock), "--registry", "127.0.0.1:5000/repo:tag"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 1 and "Traceback" not in err
+    assert "--registry '127.0.0.1:5000/repo:tag' names a tag 'tag'" in err
+    assert "e.g. '127.0.0.1:5000/repo'" in err

@@ -15,6 +15,7 @@ from ..image.bake import BakeOptions, BakeResult, bake
 from ..image.base import default_base_image
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
+from ..registry import push_target
 from ..settings import current
 from .console import make_console
 from .flowcall import call_flow
@@ -37,7 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="with a flow: the target platform to lock and bake (default: this machine)",
     )
     parser.add_argument(
-        "--registry", required=True, help="where to push, e.g. 127.0.0.1:5000/team/envs"
+        "--registry",
+        required=True,
+        help="the repository to push to, without a tag (each image is tagged by its content), "
+        "e.g. 127.0.0.1:5000/team/envs",
     )
     parser.add_argument(
         "--base",
@@ -75,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.platform and args.lock:
         raise BakeryError("--platform goes with a flow file; with --lock every platform is baked")
+    push_target(args.registry)  # before locking: a wrong target should not cost a lock first
     lock, steps = _locked_steps(args)
     options = BakeOptions(
         cache_dir=args.cache_dir,

@@ -7,14 +7,13 @@ the local cache first, since its content cannot change. Base layers are never do
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ImageError, PlatformNotFoundError, RegistryNotFoundError
-from ..registry import RegistryClient
+from ..registry import RegistryClient, parse_json
 from ..registry.reference import ImageReference
 from ..spec import TargetPlatform
 from .gc import mark_used
@@ -94,17 +93,24 @@ def resolve_base(
 ) -> BaseImage:
     """The image of `reference` for `platform`, following a manifest list if there is one."""
     digest, body = _fetch_manifest(client, reference, reference.reference, cache)
-    document = json.loads(body)
+    document = parse_json(
+        body, what=f"manifest {digest} of {reference}", registry=reference.registry
+    )
     if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
         entry = select_platform(document, platform, reference)
         digest, body = _fetch_manifest(client, reference, entry.digest, cache)
-        document = json.loads(body)
+        document = parse_json(
+            body, what=f"manifest {digest} of {reference}", registry=reference.registry
+        )
     manifest = ImageManifest.from_dict(document)
     config = cache.blob(manifest.config.digest)
     if config is None:
         config = client.get_blob_bytes(reference.repository, manifest.config.digest)
         cache.put_blob(manifest.config.digest, config)
-    return BaseImage(reference, digest, manifest, json.loads(config))
+    config_document = parse_json(
+        config, what=f"config {manifest.config.digest} of {reference}", registry=reference.registry
+    )
+    return BaseImage(reference, digest, manifest, config_document)
 
 
 def _fetch_manifest(

@@ -6,11 +6,11 @@ manifest's layer annotations and the environment's identity into the config's la
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..registry import RegistryClient
+from ..registry import RegistryClient, parse_json
+from ..registry.answers import json_or_none
 from ..registry.reference import ImageReference
 from ..spec import TargetPlatform
 from .base import select_platform
@@ -78,13 +78,17 @@ def inspect_image(
     ref = ImageReference.parse(reference)
     client = client or RegistryClient(ref.registry)
     fetched = client.get_manifest(ref.repository, ref.reference, accept=ACCEPT)
-    document, digest = json.loads(fetched.body), fetched.digest
-    if fetched.media_type in INDEX_TYPES or "manifests" in document:
+    document, digest = fetched.document, fetched.digest
+    if fetched.media_type in INDEX_TYPES:
         entry = select_platform(document, platform or TargetPlatform.parse("linux-64"), ref)
         fetched = client.get_manifest(ref.repository, entry.digest, accept=ACCEPT)
-        document, digest = json.loads(fetched.body), fetched.digest
+        document, digest = fetched.document, fetched.digest
     manifest = ImageManifest.from_dict(document)
-    config = json.loads(client.get_blob_bytes(ref.repository, manifest.config.digest))
+    config = parse_json(
+        client.get_blob_bytes(ref.repository, manifest.config.digest),
+        what=f"config {manifest.config.digest} of {ref}",
+        registry=ref.registry,
+    )
     labels = (config.get("config") or {}).get("Labels") or {}
     layers = tuple(
         LayerInfo(
@@ -107,7 +111,7 @@ def inspect_image(
         os=config.get("os", "?"),
         architecture=config.get("architecture", "?"),
         layers=layers,
-        packages=tuple(json.loads(labels.get(LABEL_PACKAGES, "[]"))),
+        packages=_packages_label(labels),
         env=tuple((config.get("config") or {}).get("Env") or ()),
         env_id=labels.get(LABEL_ENV_ID),
         lock_hash=labels.get(LABEL_LOCK_HASH),
@@ -116,3 +120,9 @@ def inspect_image(
         base=base,
         size=sum(layer.size for layer in layers) + manifest.config.size,
     )
+
+
+def _packages_label(labels: dict[str, Any]) -> tuple[str, ...]:
+    """The packages Bakery lists in the config's label; none if the label is absent or not a list."""
+    packages = json_or_none(str(labels.get(LABEL_PACKAGES, "[]")).encode())
+    return tuple(str(p) for p in packages) if isinstance(packages, list) else ()

@@ -5,14 +5,18 @@ We looked at oras-py (`oras` on PyPI), the well-kept Python OCI client: it pulls
 calls an image baker needs (HEAD, cross-repo mount, chunked upload, byte counting). So this package is a
 thin httpx client modelled on oras-py's split — reference parsing (`reference.py`), auth backends
 (`auth.py`), the request loop that answers a 401 from `Www-Authenticate` and retries once
-(`transport.py`) — and the API calls themselves (`client.py`).
+(`transport.py`) — and the API calls themselves (`client.py`, `upload.py`, `manifests.py`). Answers
+that break the distribution API fail in one place (`answers.py`), so a web server is never mistaken
+for a registry.
 """
 
 from __future__ import annotations
 
+from bakery.registry.answers import parse_json
 from bakery.registry.auth import Credentials, find_credentials
-from bakery.registry.client import MANIFEST_MEDIA_TYPES, FetchedManifest, RegistryClient
-from bakery.registry.reference import ImageReference
+from bakery.registry.client import RegistryClient
+from bakery.registry.manifests import MANIFEST_MEDIA_TYPES, FetchedManifest
+from bakery.registry.reference import ImageReference, push_target
 
 __all__ = [
     "MANIFEST_MEDIA_TYPES",
@@ -21,4 +25,6 @@ __all__ = [
     "ImageReference",
     "RegistryClient",
     "find_credentials",
+    "parse_json",
+    "push_target",
 ]

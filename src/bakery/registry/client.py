@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
-from bakery.errors import RegistryError, RegistryUnreachableError
+from bakery.errors import ImageReferenceError, RegistryError, RegistryUnreachableError
 from bakery.registry.auth import Credentials, find_credentials
+from bakery.registry.manifests import MANIFEST_MEDIA_TYPES, FetchedManifest, checked_manifest
 from bakery.registry.reference import (
     normalize_registry,
     validate_digest,
@@ -41,31 +40,10 @@ from bakery.settings import current
 
 logger = logging.getLogger(__name__)
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_MEDIA_TYPES: tuple[str, ...] = (
-    OCI_MANIFEST,
-    OCI_INDEX,
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-)
-"""Every manifest type Bakery reads: single-image manifests and multi-platform indexes, OCI and Docker."""
-
 INSECURE_REGISTRIES_ENV = "BAKERY_INSECURE_REGISTRIES"
 CHUNKED_UPLOAD_THRESHOLD = 512 * 1024 * 1024
 """Blobs larger than this are uploaded in chunks, so a failure retries one chunk, not the whole blob."""
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class FetchedManifest:
-    """A manifest as the registry served it: exact bytes, media type and digest (of those bytes)."""
-
-    body: bytes
-    media_type: str
-    digest: str
 
 
 def is_insecure_registry(registry: str) -> bool:
@@ -148,14 +126,18 @@ class RegistryClient:
 
     def blob_exists(self, repository: str, digest: str) -> bool:
         """True if `repository` holds the blob `digest`."""
+        what = f"blob {digest} in {repository}"
         response = self._transport.request(
             "HEAD",
             _blob_path(repository, digest),
-            what=f"blob {digest} in {repository}",
+            what=what,
             scope=repository_scope(repository, "pull"),
             ok=(200, 404),
         )
-        return response.status_code == 200
+        if response.status_code == 404:
+            return False
+        self._transport.check_digest(response, what, digest)
+        return True
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Mount blob `digest` from `from_repository` into `repository`; False if the registry declined."""
@@ -245,15 +227,17 @@ class RegistryClient:
 
     def _download(self, repository: str, digest: str, algorithm: str, partial: Path) -> str:
         """Stream one blob into `partial`; return the digest of what arrived."""
+        what = f"blob {digest} in {repository}"
         response = self._transport.request(
             "GET",
             _blob_path(repository, digest),
-            what=f"blob {digest} in {repository}",
+            what=what,
             scope=repository_scope(repository, "pull"),
             stream=True,
         )
         hasher = hashlib.new(algorithm)
         try:
+            self._transport.check_digest(response, what, digest)
             with open(partial, "wb") as file:
                 for piece in response.iter_bytes(READ_SIZE):
                     hasher.update(piece)
@@ -293,12 +277,14 @@ class RegistryClient:
     def get_blob_bytes(self, repository: str, digest: str) -> bytes:
         """Return a small blob (an image config) in memory, verified against `digest`."""
         algorithm = validate_digest(digest).split(":", 1)[0]
+        what = f"blob {digest} in {repository}"
         response = self._transport.request(
             "GET",
             _blob_path(repository, digest),
-            what=f"blob {digest} in {repository}",
+            what=what,
             scope=repository_scope(repository, "pull"),
         )
+        self._transport.check_digest(response, what, digest)
         actual = f"{algorithm}:{hashlib.new(algorithm, response.content).hexdigest()}"
         _check_digest(digest, actual, self.registry, repository)
         return response.content
@@ -307,39 +293,49 @@ class RegistryClient:
 
     def head_manifest(self, repository: str, reference: str) -> str | None:
         """The digest of manifest `reference` (tag or digest) in `repository`, or None if absent."""
+        what = _manifest_name(repository, reference)
         response = self._transport.request(
             "HEAD",
             _manifest_path(repository, reference),
-            what=_manifest_name(repository, reference),
+            what=what,
             scope=repository_scope(repository, "pull"),
             ok=(200, 404),
             headers={"Accept": ", ".join(MANIFEST_MEDIA_TYPES)},
         )
         if response.status_code == 404:
             return None
-        digest = response.headers.get("docker-content-digest")
-        # Some registries omit the header on HEAD: fetch the manifest and hash it.
-        return digest or self.get_manifest(repository, reference).digest
+        digest = response.headers.get("docker-content-digest", "").strip()
+        if not digest:
+            # Older registries omit the header on HEAD: fetch the manifest (checked) and hash it.
+            return self.get_manifest(repository, reference).digest
+        if ":" in reference:
+            self._transport.check_digest(response, what, reference)
+        try:
+            return validate_digest(digest)
+        except ImageReferenceError:
+            raise self._transport.protocol_error(
+                response, what, f"its Docker-Content-Digest {digest!r} is not a digest"
+            ) from None
 
     def get_manifest(
         self, repository: str, reference: str, accept: Sequence[str] = MANIFEST_MEDIA_TYPES
     ) -> FetchedManifest:
-        """Fetch manifest `reference` (tag or digest) of `repository` as one of the `accept` media types."""
+        """Fetch manifest `reference` (tag or digest) of `repository` as one of the `accept` media types.
+
+        A `RegistryProtocolError` if what came back is not such a manifest (see `manifests.py`).
+        """
+        what = _manifest_name(repository, reference)
         response = self._transport.request(
             "GET",
             _manifest_path(repository, reference),
-            what=_manifest_name(repository, reference),
+            what=what,
             scope=repository_scope(repository, "pull"),
             headers={"Accept": ", ".join(accept)},
         )
-        body = response.content
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if reference.startswith("sha256:"):
-            _check_digest(reference, digest, self.registry, repository)
-        media_type = response.headers.get("content-type", "").split(";", 1)[0].strip()
-        if media_type not in MANIFEST_MEDIA_TYPES:
-            media_type = _media_type_in_body(body) or media_type
-        return FetchedManifest(body=body, media_type=media_type, digest=digest)
+            actual = "sha256:" + hashlib.sha256(response.content).hexdigest()
+            _check_digest(reference, actual, self.registry, repository)
+        return checked_manifest(self._transport, response, what, reference, accept)
 
     def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
         """Store manifest `body` under `reference` (a tag, or its own digest); return its digest."""
@@ -349,23 +345,18 @@ class RegistryClient:
                 f"cannot push manifest to {self.registry}/{repository}@{reference}: the body's digest "
                 f"is {digest}; push it by tag or by its own digest"
             )
+        what = _manifest_name(repository, reference)
         response = self._transport.request(
             "PUT",
             _manifest_path(repository, reference),
-            what=_manifest_name(repository, reference),
+            what=what,
             scope=repository_scope(repository, "pull,push"),
-            ok=(200, 201, 204),
+            ok=(201,),
             headers={"Content-Type": media_type},
             content=body,
         )
-        served = response.headers.get("docker-content-digest")
-        if served and served != digest:
-            logger.warning(
-                "registry %s reports digest %s for a manifest hashing to %s",
-                self.registry,
-                served,
-                digest,
-            )
+        # The registry must store the bytes as sent: another digest means it stored something else.
+        self._transport.check_digest(response, what, digest)
         return digest
 
 
@@ -389,11 +380,3 @@ def _check_digest(expected: str, actual: str, registry: str, repository: str) ->
             f"content from {registry}/{repository} does not match its digest: expected {expected}, "
             f"got {actual}; the registry or a proxy corrupted it — retry, and report it if it persists"
         )
-
-
-def _media_type_in_body(body: bytes) -> str | None:
-    try:
-        value = json.loads(body).get("mediaType")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None

@@ -184,3 +184,20 @@ def _check_repository(original: str, repository: str) -> None:
             f"invalid repository component {component!r} in image reference {original!r}: use "
             f"lowercase letters and digits separated by '.', '_', '__' or '-'; {_EXAMPLE}"
         )
+
+
+def push_target(text: str, *, setting: str = "--registry") -> ImageReference:
+    """Parse where baked images go (`registry/repository`), refusing a tag or digest.
+
+    Bakery tags each environment's image by its content; one tag given here would be written by every
+    environment in turn, each overwriting the last. `setting` names where `text` came from, for the error.
+    """
+    target = ImageReference.parse(text)
+    if target.tag is None and target.digest is None:
+        return target
+    pinned = f"tag {target.tag!r}" if target.tag else f"digest {target.digest}"
+    raise ImageReferenceError(
+        f"{setting} {text!r} names a {pinned}: give a repository only, e.g. {target.name!r}. "
+        "Bakery tags each environment's image by its content; one tag for every environment "
+        "would be overwritten by each of them"
+    )

@@ -8,7 +8,6 @@ connection is not, so a registry that is down fails at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -20,7 +19,16 @@ from bakery.errors import (
     RegistryAuthError,
     RegistryError,
     RegistryNotFoundError,
+    RegistryProtocolError,
     RegistryUnreachableError,
+)
+from bakery.registry.answers import (
+    check_digest_header,
+    expected_statuses,
+    is_web_page,
+    json_or_none,
+    protocol_error,
+    snippet,
 )
 from bakery.registry.auth import (
     CREDENTIAL_SOURCES,
@@ -90,6 +98,9 @@ class RegistryTransport:
     ) -> httpx.Response:
         """Send a request with auth and retries; raise a `RegistryError` unless its status is in `ok`.
 
+        An answer in `ok` that is a web page, or a 1xx-3xx status outside `ok`, is a `RegistryProtocolError`:
+        the server is not speaking the distribution API.
+
         `what` names the object for error messages ("manifest team/envs:abc"). With `stream=True` the caller
         must close the response.
         """
@@ -115,29 +126,45 @@ class RegistryTransport:
                 self._answer_challenge(challenge, scope, sent_auth=bool(auth))
                 answered_challenge = True
                 continue
-            if response.status_code in ok:
+            if response.status_code in ok and not is_web_page(response):
                 if not stream:
                     response.read()
                     response.close()
                 return response
             response.read()
             response.close()
+            if response.status_code in ok:
+                raise self.protocol_error(response, what, "a web page, not a registry API answer")
+            if response.status_code < 400:
+                raise self.protocol_error(response, what, expected_statuses(ok))
             raise self.error_for(response, what)
 
+    def protocol_error(
+        self, response: httpx.Response, what: str, problem: str
+    ) -> RegistryProtocolError:
+        """The error for an answer to `what` that breaks the distribution API (see `answers.py`)."""
+        return protocol_error(self.registry, self.base_url, what, response, problem)
+
+    def check_digest(self, response: httpx.Response, what: str, expected: str) -> None:
+        """Refuse an answer whose `Docker-Content-Digest` (when it has one) is not `expected`."""
+        check_digest_header(self.registry, self.base_url, what, response, expected)
+
     def _send_with_retries(
-        self, build: Callable[[], httpx.Request], *, what: str, host: str | None = None
+        self, build: Callable[[], httpx.Request], *, what: str, peer: str | None = None
     ) -> httpx.Response:
+        """Send until an answer that is not retried; `peer` names the server in errors (the registry)."""
+        peer = peer or f"registry {self.registry}"
         attempt = 0
         while True:
             request = build()
             try:
                 response = self._client.send(request, stream=True)
             except httpx.ConnectError as error:
-                raise RegistryUnreachableError(self._unreachable(error, host)) from None
+                raise RegistryUnreachableError(_unreachable(error, peer)) from None
             except _RETRY_EXCEPTIONS as error:
                 if attempt >= self.retries:
                     raise RegistryUnreachableError(
-                        f"registry {host or self.registry} did not answer {request.method} for {what} "
+                        f"{peer} did not answer {request.method} for {what} "
                         f"after {attempt + 1} attempts ({type(error).__name__}); check the network, "
                         "or raise the client's timeout for slow registries"
                     ) from None
@@ -199,14 +226,17 @@ class RegistryTransport:
             params.append(("service", challenge.params["service"]))
         wanted = challenge.params.get("scope") if from_challenge else None
         params.extend(("scope", item) for item in (wanted or scope or "").split())
-        auth_host = httpx.URL(realm).netloc.decode()
+        # Name the realm, not the registry: the registry answered, its token server did not.
+        peer = (
+            f"token server {realm} (the realm registry {self.registry} sends clients to for tokens)"
+        )
         headers = {}
         if self.credentials is not None:
             headers["Authorization"] = basic_auth_header(self.credentials)
         response = self._send_with_retries(
             lambda: self._client.build_request("GET", realm, params=params, headers=headers),
             what="a token",
-            host=auth_host,
+            peer=peer,
         )
         response.read()
         response.close()
@@ -216,16 +246,19 @@ class RegistryTransport:
             )
         if response.status_code != 200:
             raise RegistryAuthError(
-                f"token server {auth_host} for registry {self.registry} answered HTTP "
+                f"token server {realm} for registry {self.registry} answered HTTP "
                 f"{response.status_code}; check the registry's auth service"
             )
-        try:
-            payload = response.json()
-            return str(payload.get("token") or payload["access_token"])
-        except (ValueError, KeyError, AttributeError):
+        payload = json_or_none(response.content)
+        token = None
+        if isinstance(payload, dict):
+            token = payload.get("token") or payload.get("access_token")
+        if not isinstance(token, str) or not token:
             raise RegistryAuthError(
-                f"token server {auth_host} for registry {self.registry} returned no token"
-            ) from None
+                f"token server {realm} for registry {self.registry} returned no token (got "
+                f"{snippet(response.content)!r}); check the registry's auth service"
+            )
+        return token
 
     def _no_credentials_message(self) -> str:
         return (
@@ -239,20 +272,6 @@ class RegistryTransport:
             f"registry {self.registry} refused the credentials of user {user!r}; check the username and "
             f"password (read from, in order: {CREDENTIAL_SOURCES})"
         )
-
-    def _unreachable(self, error: httpx.ConnectError, host: str | None) -> str:
-        host = host or self.registry
-        text = str(error)
-        if "refused" in text.lower():
-            return f"cannot reach registry {host}: connection refused — is it running? check the address"
-        if "ssl" in text.lower() or "certificate" in text.lower():
-            return (
-                f"cannot reach registry {host}: TLS handshake failed ({text}); if it serves plain HTTP, "
-                "add it to BAKERY_INSECURE_REGISTRIES"
-            )
-        if "name" in text.lower() and ("resolution" in text.lower() or "known" in text.lower()):
-            return f"cannot reach registry {host}: unknown host name — check the spelling"
-        return f"cannot reach registry {host}: {text or type(error).__name__} — check the address and network"
 
     def error_for(self, response: httpx.Response, what: str) -> RegistryError:
         """The `RegistryError` subclass and human message for a failed response."""
@@ -284,14 +303,27 @@ def _body(content: Body) -> bytes | Iterable[bytes] | None:
     return content() if callable(content) else content
 
 
+def _unreachable(error: httpx.ConnectError, peer: str) -> str:
+    text = str(error)
+    if "refused" in text.lower():
+        return f"cannot reach {peer}: connection refused — is it running? check the address"
+    if "ssl" in text.lower() or "certificate" in text.lower():
+        return (
+            f"cannot reach {peer}: TLS handshake failed ({text}); if it serves plain HTTP, "
+            "add it to BAKERY_INSECURE_REGISTRIES"
+        )
+    if "name" in text.lower() and ("resolution" in text.lower() or "known" in text.lower()):
+        return f"cannot reach {peer}: unknown host name — check the spelling"
+    return f"cannot reach {peer}: {text or type(error).__name__} — check the address and network"
+
+
 def _registry_errors(response: httpx.Response) -> str:
     """`CODE: message` for each error in the registry's JSON error body, or a short text excerpt."""
-    try:
-        errors = json.loads(response.content).get("errors") or []
+    payload = json_or_none(response.content)
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    if isinstance(errors, list) and all(isinstance(error, dict) for error in errors):
         parts = [
             f"{error.get('code', '?')}: {error.get('message', '')}".strip() for error in errors
         ]
         return "; ".join(parts)
-    except (ValueError, AttributeError):
-        text = response.text.strip() if response.content else ""
-        return text[:200]
+    return response.text.strip()[:200] if response.content else ""

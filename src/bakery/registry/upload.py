@@ -40,16 +40,17 @@ def start_upload(
         digest, source = mount
         url = url.copy_merge_params({"mount": validate_digest(digest), "from": source})
         scope += " " + repository_scope(validate_repository(source), "pull")
+    what = f"a blob upload to {repository}"
     response = transport.request(
         "POST",
         url,
-        what=f"a blob upload to {repository}",
+        what=what,
         scope=scope,
-        ok=(201, 202),
+        # 201: mounted. 202: an upload session is open (a declined mount opens one too).
+        ok=(201, 202) if mount is not None else (202,),
         headers={"Content-Length": "0"},
     )
-    # 201: mounted. 202: an upload session is open (a declined mount opens one too).
-    return None if response.status_code == 201 else location_of(response)
+    return None if response.status_code == 201 else location_of(transport, response, what)
 
 
 def upload_monolithic(
@@ -61,15 +62,17 @@ def upload_monolithic(
     size: int,
 ) -> None:
     """Send the whole blob in one PUT that also closes the upload."""
-    transport.request(
+    what = f"blob {digest} in {repository}"
+    response = transport.request(
         "PUT",
         location.copy_merge_params({"digest": digest}),
-        what=f"blob {digest} in {repository}",
+        what=what,
         scope=repository_scope(repository, "pull,push"),
-        ok=(201, 204),
+        ok=(201,),
         headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
         content=lambda: read(0, size),
     )
+    transport.check_digest(response, what, digest)
 
 
 def upload_chunked(
@@ -86,10 +89,11 @@ def upload_chunked(
     for offset in range(0, size, chunk_size):
         length = min(chunk_size, size - offset)
         last = offset + length - 1
+        what = f"bytes {offset}-{last} of blob {digest} in {repository}"
         response = transport.request(
             "PATCH",
             location,
-            what=f"bytes {offset}-{last} of blob {digest} in {repository}",
+            what=what,
             scope=scope,
             ok=(202,),
             headers={
@@ -99,15 +103,17 @@ def upload_chunked(
             },
             content=lambda offset=offset, length=length: read(offset, length),
         )
-        location = location_of(response)
-    transport.request(
+        location = location_of(transport, response, what)
+    what = f"blob {digest} in {repository}"
+    response = transport.request(
         "PUT",
         location.copy_merge_params({"digest": digest}),
-        what=f"blob {digest} in {repository}",
+        what=what,
         scope=scope,
-        ok=(201, 204),
+        ok=(201,),
         headers={"Content-Length": "0"},
     )
+    transport.check_digest(response, what, digest)
 
 
 def cancel_upload(transport: RegistryTransport, repository: str, location: httpx.URL) -> None:
@@ -141,14 +147,11 @@ def read_source(
         yield piece
 
 
-def location_of(response: httpx.Response) -> httpx.URL:
+def location_of(transport: RegistryTransport, response: httpx.Response, what: str) -> httpx.URL:
     """The upload URL in `Location`, resolved against the request URL when relative."""
     location = response.headers.get("location")
     if not location:
-        raise RegistryError(
-            f"registry {response.url.netloc.decode()} answered {response.request.method} without "
-            "a Location header; it does not follow the distribution API"
-        )
+        raise transport.protocol_error(response, what, "no Location header for the upload session")
     return response.url.join(location)
 
 

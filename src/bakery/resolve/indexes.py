@@ -18,8 +18,12 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 
 
 def redact(text: str) -> str:
-    """Replace `user:password@` in every URL of `text` with `REDACTED@`."""
-    return re.sub(r"(\w+://)[^/@\s]+@", r"\1REDACTED@", text)
+    """Replace `user:password@` in every URL of `text` with `REDACTED@`.
+
+    The userinfo runs to the *last* `@` before the path, as in URL parsers: a password may hold a raw
+    `@` (`https://user:p@ss@host/`), and stopping at the first one would print the rest of it.
+    """
+    return re.sub(r"(\w+://)[^/\s]*@", r"\1REDACTED@", text)
 
 
 def strip_credentials(url: str) -> str:

@@ -117,6 +117,13 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
                 "registry.example.com/team/envs) in the environment or your Metaflow profile"
                 % ", ".join(steps)
             )
+        from bakery.errors import BakeryError
+        from bakery.registry import push_target
+
+        try:
+            push_target(registry, setting="METAFLOW_BAKERY_REGISTRY")
+        except BakeryError as e:
+            raise BakeryEnvironmentException(str(e)) from None
         return registry
 
     def _bake(self, envs):
