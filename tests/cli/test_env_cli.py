@@ -133,3 +133,25 @@ def test_env_gc_dry_run_lists_what_it_would_remove(isolated_flows):
     assert "would remove env " in dry and str(entry) in dry
     assert "would remove 1 environment(s), kept 0; would free" in dry
     assert entry.exists()
+
+
+def test_flows_and_the_cli_read_the_cache_dir_from_the_same_profile(isolated_flows, tmp_path):
+    """A Metaflow profile's METAFLOW_BAKERY_CACHE_DIR beats the short BAKERY_CACHE_DIR, for a run
+    and for every `bakery` verb alike."""
+    flows = isolated_flows
+    home = tmp_path / "mfhome"
+    home.mkdir()
+    profile_cache = tmp_path / "profile-cache"
+    (home / "config_team.json").write_text(
+        json.dumps({"METAFLOW_BAKERY_CACHE_DIR": str(profile_cache)})
+    )
+    env = {"METAFLOW_HOME": str(home), "METAFLOW_PROFILE": "team"}
+    flow = flows.write("cli_flow.py", FLOW)
+    flows.run(flow, **env).check()
+    assert (profile_cache / "envs").is_dir() and not (flows.cache_dir / "envs").exists()
+    shown = json.loads(flows.bakery("env", "show", str(flow), "--json", **env).check().stdout)
+    assert shown["steps"]["start"]["cached"]
+    assert shown["steps"]["start"]["cache_path"].startswith(str(profile_cache))
+    (flows.folder / "cli_flow.bakery.lock").unlink()
+    dry = flows.bakery("env", "gc", "--dry-run", **env).check().stdout
+    assert str(profile_cache) in dry and "would remove 1 environment(s)" in dry
