@@ -10,80 +10,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import platform as host_platform
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from .errors import SpecError
-
-# Conda subdir -> (uv's --python-platform prefix, default glibc when not the host)
-_PLATFORMS = {
-    "linux-64": ("x86_64", "linux"),
-    "linux-aarch64": ("aarch64", "linux"),
-    "osx-arm64": ("aarch64", "darwin"),
-    "osx-64": ("x86_64", "darwin"),
-}
-DEFAULT_GLIBC = "2.28"
-
-
-@dataclass(frozen=True, order=True)
-class TargetPlatform:
-    """Where an environment will run: a conda subdir plus, on Linux, the oldest glibc."""
-
-    subdir: str
-    glibc: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.subdir not in _PLATFORMS:
-            raise SpecError(
-                f"unknown platform '{self.subdir}': use one of {', '.join(sorted(_PLATFORMS))}"
-            )
-
-    @classmethod
-    def host(cls) -> TargetPlatform:
-        """The platform of this machine (with its glibc on Linux)."""
-        machine = host_platform.machine().lower()
-        arch = "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
-        if sys.platform == "darwin":
-            return cls("osx-arm64" if arch == "aarch64" else "osx-64")
-        libc, version = host_platform.libc_ver()
-        glibc = version if libc == "glibc" and version else DEFAULT_GLIBC
-        return cls("linux-aarch64" if arch == "aarch64" else "linux-64", glibc)
-
-    @classmethod
-    def parse(cls, name: str) -> TargetPlatform:
-        """`linux-64`, `linux-aarch64`, `osx-arm64`, optionally `linux-64@2.31` for a glibc."""
-        subdir, _, glibc = name.partition("@")
-        host = cls.host()
-        if subdir == host.subdir and not glibc:
-            return host
-        if subdir.startswith("linux"):
-            return cls(subdir, glibc or DEFAULT_GLIBC)
-        return cls(subdir)
-
-    @property
-    def is_linux(self) -> bool:
-        return self.subdir.startswith("linux")
-
-    @property
-    def uv_platform(self) -> str:
-        """The value for uv's `--python-platform`."""
-        arch, system = _PLATFORMS[self.subdir]
-        if system == "darwin":
-            return f"{arch}-apple-darwin"
-        major, minor = (self.glibc or DEFAULT_GLIBC).split(".")[:2]
-        return f"{arch}-manylinux_{major}_{minor}"
-
-    @property
-    def oci_platform(self) -> tuple[str, str]:
-        """(os, architecture) as OCI image indexes name them."""
-        arch, system = _PLATFORMS[self.subdir]
-        return ("linux" if system == "linux" else system, "amd64" if arch == "x86_64" else "arm64")
-
-    def __str__(self) -> str:
-        return self.subdir
+from .platforms import TargetPlatform  # the platform table; imported from here too
 
 
 @dataclass(frozen=True, order=True)

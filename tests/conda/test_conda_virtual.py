@@ -6,7 +6,7 @@ import pytest
 
 from bakery.errors import SpecError
 from bakery.resolve.conda_virtual import parse_virtual_package, target_virtual_packages
-from bakery.spec import TargetPlatform
+from bakery.platforms import OLDEST_MACOS, TargetPlatform
 
 HOST = TargetPlatform.host()
 OTHER_LINUX = TargetPlatform("linux-aarch64" if HOST.subdir == "linux-64" else "linux-64", "2.28")
@@ -23,7 +23,7 @@ def test_another_linux_platform_gets_defaults_with_its_glibc():
 def test_osx_target_gets_osx_not_glibc():
     packages = target_virtual_packages(TargetPlatform("osx-arm64"), environ={})
 
-    assert packages["__osx"][0] == "11.0"
+    assert packages["__osx"][0] == OLDEST_MACOS  # the oldest macOS the wheels target too
     assert "__glibc" not in packages and "__linux" not in packages
 
 

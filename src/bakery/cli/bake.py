@@ -15,8 +15,10 @@ from ..image.bake import BakeOptions, BakeResult, bake
 from ..image.base import default_base_image
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
+from ..platforms import platforms_help
 from ..registry import push_target
 from ..settings import current
+from .arguments import platform_argument
 from .console import make_console
 from .flowcall import call_flow
 
@@ -34,8 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--lock", type=Path, help="bake this lockfile as it stands instead of a flow's"
     )
     parser.add_argument(
-        "--platform",
-        help="with a flow: the target platform to lock and bake (default: this machine)",
+        "--platform", type=platform_argument, help="with a flow: " + platforms_help()
     )
     parser.add_argument(
         "--registry",

@@ -13,7 +13,8 @@ from rich.table import Table
 from ..image.bake import default_cache_dir
 from ..image.gc import collect_image_garbage
 from ..image.inspect import ImageInfo, inspect_image
-from ..spec import TargetPlatform
+from ..platforms import REMOTE_PLATFORM, TargetPlatform, supported_platforms
+from .arguments import platform_argument
 from .console import make_console
 
 
@@ -23,7 +24,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show = verbs.add_parser("show", help="Layers, packages, base and sizes of an image (its SBOM).")
     show.add_argument("reference", help="image reference, e.g. 127.0.0.1:5000/team/envs:TAG")
     show.add_argument(
-        "--platform", default="linux-64", help="for multi-platform images (default %(default)s)"
+        "--platform",
+        default=REMOTE_PLATFORM,
+        type=platform_argument,
+        help=f"for multi-platform images: one of {', '.join(supported_platforms())} "
+        "(default %(default)s)",
     )
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..platforms import platforms_help
+from .arguments import platform_argument
 from .console import make_console
 from .flowcall import call_flow
 
@@ -13,10 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "lock", help="Resolve every step's environment and write the flow's lockfile."
     )
     parser.add_argument("flow", help="the flow file, e.g. flow.py")
-    parser.add_argument(
-        "--platform",
-        help="target platform: linux-64 (default: this machine), linux-aarch64, osx-arm64",
-    )
+    parser.add_argument("--platform", type=platform_argument, help=platforms_help())
     parser.add_argument(
         "--upgrade", action="store_true", help="re-resolve every step, not only changed ones"
     )

@@ -140,7 +140,8 @@ def select_platform(
     for entry in entries:
         p = entry.platform or {}
         if p.get("os") == os_name and p.get("architecture") == architecture:
-            if architecture != "arm64" or p.get("variant") in (None, "v8"):
+            variant = platform.facts.oci_variant
+            if variant is None or p.get("variant") in (None, variant):
                 return entry
     available = sorted({platform_of(e) for e in entries if platform_of(e) != "unknown/unknown"})
     raise PlatformNotFoundError(

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..platforms import REMOTE_PLATFORM, TargetPlatform
 from ..registry import RegistryClient, parse_json
 from ..registry.answers import json_or_none
 from ..registry.reference import ImageReference
-from ..spec import TargetPlatform
 from .base import select_platform
 from .oci import (
     ACCEPT,
@@ -80,7 +80,7 @@ def inspect_image(
     fetched = client.get_manifest(ref.repository, ref.reference, accept=ACCEPT)
     document, digest = fetched.document, fetched.digest
     if fetched.media_type in INDEX_TYPES:
-        entry = select_platform(document, platform or TargetPlatform.parse("linux-64"), ref)
+        entry = select_platform(document, platform or TargetPlatform.parse(REMOTE_PLATFORM), ref)
         fetched = client.get_manifest(ref.repository, entry.digest, accept=ACCEPT)
         document, digest = fetched.document, fetched.digest
     manifest = ImageManifest.from_dict(document)

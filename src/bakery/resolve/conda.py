@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 
 from ..errors import IndexUnreachableError, PackageNotFoundError, ResolutionError, SpecError
 from ..lock.model import LockedEnv, LockedPackage
+from ..platforms import PLATFORMS, REFUSED
 from ..spec import EnvSpec
 from .conda_virtual import target_virtual_packages, to_rattler
 
 DEFAULT_CHANNELS = ("conda-forge",)
 # Subdirs looked at only to explain a failure ("no build for linux-aarch64, only for ...").
-_KNOWN_SUBDIRS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
+_KNOWN_SUBDIRS = (*PLATFORMS, *REFUSED)
 _MAX_EXPLANATION_LINES = 14
 T = TypeVar("T")
 

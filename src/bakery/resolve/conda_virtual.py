@@ -14,17 +14,10 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..errors import SpecError
-from ..spec import DEFAULT_GLIBC, TargetPlatform
+from ..platforms import DEFAULT_GLIBC, TargetPlatform
 
-# Defaults for platforms other than this machine's (kernel and macOS versions as pixi assumes).
+# The kernel assumed for a Linux platform other than this machine's (as pixi assumes).
 DEFAULT_LINUX_KERNEL = "4.18"
-DEFAULT_OSX = {"osx-arm64": "11.0", "osx-64": "10.15"}
-_ARCHSPEC = {
-    "linux-64": "x86_64",
-    "linux-aarch64": "aarch64",
-    "osx-64": "x86_64",
-    "osx-arm64": "arm64",
-}
 _ENV_OVERRIDES = {
     "CONDA_OVERRIDE_CUDA": "__cuda",
     "CONDA_OVERRIDE_GLIBC": "__glibc",
@@ -49,14 +42,16 @@ def parse_virtual_package(text: str) -> tuple[str, tuple[str, str]]:
 
 def default_virtual_packages(platform: TargetPlatform) -> VirtualPackages:
     """What a typical machine of `platform` provides, for locking it from elsewhere."""
-    packages: VirtualPackages = {"__archspec": ("1", _ARCHSPEC[platform.subdir])}
-    if platform.subdir.startswith(("linux", "osx")):
+    facts = platform.facts
+    # conda's archspec names the CPU as the OS does (arm64 on macOS, aarch64 on Linux)
+    packages: VirtualPackages = {"__archspec": ("1", facts.platform_machine)}
+    if facts.os_name == "posix":
         packages["__unix"] = ("0", "0")
     if platform.is_linux:
         packages["__linux"] = (DEFAULT_LINUX_KERNEL, "0")
         packages["__glibc"] = (platform.glibc or DEFAULT_GLIBC, "0")
-    elif platform.subdir in DEFAULT_OSX:
-        packages["__osx"] = (DEFAULT_OSX[platform.subdir], "0")
+    elif facts.macos:
+        packages["__osx"] = (facts.macos, "0")
     return packages
 
 

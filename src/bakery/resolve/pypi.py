@@ -47,7 +47,10 @@ def resolve_pypi(
     minor = ".".join(python_version.split(".")[:2])
     requirements = "\n".join(r.pep508() for r in spec.pypi) + "\n"
     pylock = _uv_compile(requirements, python_version, spec.platform, indexes)
-    packages = tuple(_locked_package(entry, minor, spec.platform) for entry in pylock)
+    markers = spec.platform.marker_environment(python_version)
+    packages = tuple(
+        _locked_package(entry, minor, spec.platform) for entry in pylock if _applies(entry, markers)
+    )
     return LockedEnv(spec=spec, python=minor, packages=tuple(base_packages) + packages)
 
 
@@ -73,7 +76,7 @@ def _uv_compile(
             "--quiet",
             *indexes.uv_args(),
         ]
-        env = uv_environment()
+        env = {**uv_environment(), **platform.uv_environment()}
         proc = subprocess.run(cmd, input=requirements, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise _classify_failure(proc.stderr, requirements, indexes)
@@ -138,12 +141,13 @@ def _condense(stderr: str) -> str:
 
 
 def _locked_package(entry: dict, minor: str, platform: TargetPlatform) -> LockedPackage:
-    wheels = entry.get("wheels") or []
-    if wheels:
-        artifact = _best_wheel(wheels, minor, platform)
-    elif entry.get("sdist"):
-        artifact = entry["sdist"]
-    else:
+    artifact = _best_wheel(entry.get("wheels") or [], minor, platform) or entry.get("sdist")
+    if artifact is None and entry.get("wheels"):
+        raise ResolutionError(
+            f"package '{entry['name']}' {entry.get('version', '')} has no wheel for "
+            f"{platform} and no source distribution: pin a version that has one"
+        )
+    if artifact is None:
         raise ResolutionError(
             f"package '{entry['name']}' {entry.get('version', '')} has no downloadable file "
             "(a git or path dependency?): Bakery locks only index packages"
@@ -160,8 +164,21 @@ def _locked_package(entry: dict, minor: str, platform: TargetPlatform) -> Locked
     )
 
 
-def _best_wheel(wheels: list[dict], minor: str, platform: TargetPlatform) -> dict:
-    """The wheel an installer would choose for the target: lowest index in its tag priority."""
+def _applies(entry: dict, markers: dict[str, str]) -> bool:
+    """Whether a pylock entry is installed on the target (its marker, evaluated there)."""
+    marker = entry.get("marker")
+    if not marker:
+        return True
+    from packaging.markers import Marker
+
+    return Marker(marker).evaluate(markers)
+
+
+def _best_wheel(wheels: list[dict], minor: str, platform: TargetPlatform) -> dict | None:
+    """The wheel an installer would choose for the target: lowest index in its tag priority.
+
+    None when no listed wheel runs there.
+    """
     priority = {tag: i for i, tag in enumerate(target_tags(minor, platform))}
 
     def rank(wheel: dict) -> int:
@@ -169,24 +186,14 @@ def _best_wheel(wheels: list[dict], minor: str, platform: TargetPlatform) -> dic
         _, _, _, wheel_tags = parse_wheel_filename(filename)
         return min((priority.get(t, len(priority)) for t in wheel_tags), default=len(priority))
 
-    return min(wheels, key=rank)
+    best = min(wheels, key=rank, default=None)
+    return best if best is not None and rank(best) < len(priority) else None
 
 
 def target_tags(minor: str, platform: TargetPlatform) -> list[tags.Tag]:
     """Supported wheel tags, most preferred first, for a CPython `minor` on `platform`."""
     version = tuple(int(x) for x in minor.split("."))
-    arch = (
-        "x86_64" if platform.subdir.endswith("64") and "aarch" not in platform.subdir else "aarch64"
-    )
-    if platform.is_linux:
-        glibc_minor = int((platform.glibc or "2.28").split(".")[1])
-        platforms = [f"manylinux_2_{n}_{arch}" for n in range(glibc_minor, 4, -1)]
-        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-        platforms += [f"{name}_{arch}" for n, name in legacy.items() if n <= glibc_minor]
-        platforms.append(f"linux_{arch}")
-    else:
-        mac_arch = "arm64" if arch == "aarch64" else "x86_64"
-        platforms = list(tags.mac_platforms((15, 0), mac_arch))
+    platforms = platform.wheel_platform_tags()
     return list(tags.cpython_tags(version, platforms=platforms)) + list(
         tags.compatible_tags(version, f"cp{version[0]}{version[1]}", platforms)
     )

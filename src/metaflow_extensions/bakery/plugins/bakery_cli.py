@@ -17,6 +17,14 @@ class BakeryCliException(BakeryMetaflowException):
     headline = "Bakery"
 
 
+def _platform_help() -> str:
+    try:
+        from bakery.platforms import platforms_help
+    except ImportError:  # Metaflow loads this in every process; help is read only where it is
+        return "Target platform (default: this machine)."
+    return platforms_help()
+
+
 @click.group()
 def cli():
     pass
@@ -32,7 +40,7 @@ def bakery(obj):
 
 
 @bakery.command(help="Resolve every step's environment and write the lockfile.")
-@click.option("--platform", default=None, help="Target platform, e.g. linux-64, linux-aarch64.")
+@click.option("--platform", default=None, help=_platform_help())
 @click.option("--upgrade", is_flag=True, help="Re-resolve every step, not only changed ones.")
 @click.pass_obj
 def lock(obj, platform, upgrade):

@@ -321,9 +321,9 @@ def _remote_platform(step):
     """The platform a step's remote compute decorator targets (linux-64), or None: this machine."""
     for decorator in step.decorators:
         if is_remote_decorator(decorator):
-            from bakery.spec import TargetPlatform
+            from bakery.platforms import REMOTE_PLATFORM, TargetPlatform
 
-            return TargetPlatform.parse(getattr(decorator, "target_platform", "linux-64"))
+            return TargetPlatform.parse(getattr(decorator, "target_platform", REMOTE_PLATFORM))
     return None
 
 
