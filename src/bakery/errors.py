@@ -36,6 +36,8 @@ and says what to do next. The hierarchy::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class BakeryError(Exception):
     """Base of every error Bakery raises on purpose; its message is meant for humans."""
@@ -44,16 +46,25 @@ class BakeryError(Exception):
         self.step = step
         super().__init__(message)
 
-    def with_step(self, step: str) -> BakeryError:
-        """Return the same error, its message prefixed with the step it concerns."""
+    def with_step(self, step: str | Sequence[str]) -> BakeryError:
+        """Return the same error, its message prefixed with the step(s) it concerns."""
         if self.step is None:
-            self.step = step
-            self.args = (f"step '{step}': {self.args[0]}",)
+            steps = [step] if isinstance(step, str) else list(step)
+            self.step = ", ".join(steps)
+            self.args = (f"{name_steps(steps)}: {self.args[0]}",)
         return self
 
 
 class SettingsError(BakeryError):
     """Raised when a setting (environment variable or Metaflow config) has an invalid value."""
+
+
+def name_steps(steps: Sequence[str]) -> str:
+    """`step 'a'`, `steps 'a' and 'b'`, `steps 'a', 'b' and 'c'`."""
+    quoted = [f"'{s}'" for s in steps]
+    if len(quoted) == 1:
+        return f"step {quoted[0]}"
+    return f"steps {', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
 class SpecError(BakeryError):

@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .errors import SpecError
 from .platforms import TargetPlatform  # the platform table; imported from here too
@@ -145,3 +146,54 @@ def conda_requirements(packages: Mapping[str, str]) -> tuple[Requirement, ...]:
             raise SpecError(f"conda package '{raw_name}' has a malformed version '{version}'")
         out[name] = Requirement(name, spec.replace(" ", ""), channel or None)
     return tuple(sorted(out.values()))
+
+
+def decorator_problems(decorator: str, attributes: Mapping[str, Any]) -> list[str]:
+    """What is malformed in a `@pypi` / `@conda` (or `_base`) decorator's attributes, one
+    sentence each naming the attribute and the form it takes; empty when nothing is."""
+    problems = []
+    for attribute in ("packages", "libraries"):
+        value = attributes.get(attribute)
+        if value is None or (isinstance(value, Mapping) and _versions_are_text(value)):
+            continue
+        problems.append(
+            f"@{decorator}({attribute}={value!r}): {attribute} is a dict {{name: version}} of "
+            f"strings, e.g. {attribute}={_as_packages(value)!r} ('' for any version)"
+        )
+    python = attributes.get("python")
+    if python is not None and not isinstance(python, str):
+        problems.append(
+            f"@{decorator}(python={python!r}): python is a string, e.g. python='3.11' "
+            "(a number loses digits: 3.10 is 3.1)"
+        )
+    disabled = attributes.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        problems.append(f"@{decorator}(disabled={disabled!r}): disabled is True or False")
+    channels = attributes.get("channels")
+    if channels is not None and (
+        isinstance(channels, str)
+        or not isinstance(channels, (list, tuple))
+        or not all(isinstance(c, str) for c in channels)
+    ):
+        problems.append(
+            f"@{decorator}(channels={channels!r}): channels is a list of names, "
+            "e.g. channels=['conda-forge']"
+        )
+    return problems
+
+
+def _versions_are_text(packages: Mapping) -> bool:
+    return all(isinstance(k, str) and isinstance(v, (str, type(None))) for k, v in packages.items())
+
+
+def _as_packages(value: Any) -> dict[str, str]:
+    """The dict a user most likely meant: `"numpy==2.2"` -> `{"numpy": "2.2"}`."""
+    if isinstance(value, Mapping):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    items = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+    out = {}
+    for item in items:
+        match = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._\-\[\],]*)\s*(==)?\s*(.*?)\s*", str(item))
+        if match:
+            out[match.group(1)] = match.group(3)
+    return out or {"numpy": "2.2.3"}

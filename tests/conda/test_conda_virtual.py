@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bakery.errors import SpecError
-from bakery.resolve.conda_virtual import parse_virtual_package, target_virtual_packages
 from bakery.platforms import OLDEST_MACOS, TargetPlatform
+from bakery.resolve.conda_virtual import parse_virtual_package, target_virtual_packages
 
 HOST = TargetPlatform.host()
 OTHER_LINUX = TargetPlatform("linux-aarch64" if HOST.subdir == "linux-64" else "linux-64", "2.28")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bakery.errors import FrozenLockError, LockError
+from bakery.errors import FrozenLockError, LockError, ResolutionError
 from bakery.lock import LockedEnv, LockedPackage, read_lock
 from bakery.lock.update import update_lock
 from bakery.spec import EnvSpec, TargetPlatform, pypi_requirements
@@ -125,3 +125,25 @@ def test_two_specs_resolving_to_one_environment_both_stay_current(tmp_path):
         assert lock.env_for(step, s) is not None and lock.env_for(step, s).spec == s
     resolver = RecordingResolver()
     assert not update_lock(path, "F", specs, resolver).resolved_steps and not resolver.calls
+
+
+def test_every_failing_step_is_in_the_one_error_and_alike_failures_are_grouped(tmp_path):
+    def resolver(s: EnvSpec) -> LockedEnv:
+        names = {r.name for r in s.pypi}
+        raise ResolutionError("no six here" if "six" in names else "no tabulate here")
+
+    specs = {"start": spec(six="1"), "mid": spec(tabulate="1"), "end": spec(six="2")}
+    with pytest.raises(ResolutionError) as error:
+        update_lock(tmp_path / "f.bakery.lock", "F", specs, resolver)
+    assert str(error.value) == "steps 'start' and 'end': no six here\nstep 'mid': no tabulate here"
+    assert not (tmp_path / "f.bakery.lock").exists()
+
+
+def test_a_frozen_run_without_a_lockfile_says_how_to_make_one(tmp_path):
+    path = tmp_path / "train.bakery.lock"
+    with pytest.raises(FrozenLockError) as error:
+        update_lock(path, "F", {"a": spec(six="1.17.0")}, RecordingResolver(), frozen=True)
+    assert str(error.value) == (
+        f"no lockfile at {path}: run `bakery lock train.py` (or a run without "
+        "METAFLOW_BAKERY_FROZEN) to make one"
+    )

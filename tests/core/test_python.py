@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from bakery.errors import PythonNotFoundError
+from bakery.errors import PythonNotFoundError, SpecError
 from bakery.resolve import python as python_finder
-from bakery.resolve.python import find_interpreter, version_matches
+from bakery.resolve.python import find_interpreter, refuse_python2, version_matches
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,35 @@ def test_a_failed_download_names_the_mirror(monkeypatch):
     python_finder._found.clear()
     with pytest.raises(PythonNotFoundError, match="127.0.0.1:9/python-builds"):
         find_interpreter("2.7.18")
+
+
+@pytest.mark.parametrize("request_", ["2.7", "2.7.18", "==2.7.*", "<3"])
+def test_python_2_is_refused_with_the_pythons_found_in_numeric_order(request_):
+    with pytest.raises(SpecError) as info:
+        refuse_python2(request_, decorator="pypi_base")
+    message = str(info.value)
+    assert message.startswith(
+        f"@pypi_base(python='{request_}'): Python 2 is not supported (Metaflow and Bakery run "
+        "on Python 3); ask for a Python 3 version, e.g. one of those on this machine: "
+    )
+    found = message.rsplit(": ", 1)[1].split(", ")
+    assert found == sorted(found, key=lambda v: tuple(int(p) for p in v.split(".")))
+    assert "%d.%d.%d" % sys.version_info[:3] in found
+
+
+@pytest.mark.parametrize("request_", ["3.11", ">=2.7", "3.10.1", ">=3.8,<4"])
+def test_python_3_requests_pass(request_):
+    refuse_python2(request_)
+
+
+def test_found_versions_sort_numerically(tmp_path, monkeypatch):
+    # two interpreters whose names sort the other way as text: 3.10 after 3.9
+    folder = tmp_path / "pythons"
+    for version in ("3.10.13", "3.9.18"):
+        script = folder / f"python{version}"
+        script.parent.mkdir(exist_ok=True)
+        script.write_text(f"#!/bin/sh\necho {version} CPython\n")
+        script.chmod(0o755)
+    monkeypatch.setenv("BAKERY_PYTHONS", ":".join(str(p) for p in sorted(folder.iterdir())))
+    found = python_finder.found_versions().split(", ")
+    assert found.index("3.9.18") < found.index("3.10.13")

@@ -10,6 +10,7 @@ from bakery.spec import (
     Requirement,
     TargetPlatform,
     conda_requirements,
+    decorator_problems,
     normalize_python,
     pypi_requirements,
 )
@@ -92,3 +93,47 @@ def test_platforms_map_to_uv_and_oci_names():
     assert TargetPlatform("osx-arm64").uv_platform == "aarch64-apple-darwin"
     with pytest.raises(SpecError, match="unknown platform"):
         TargetPlatform("win-32")
+
+
+@pytest.mark.parametrize(
+    "attributes,expected",
+    [
+        (
+            {"packages": "numpy"},
+            "@pypi(packages='numpy'): packages is a dict {name: version} of strings, "
+            "e.g. packages={'numpy': ''} ('' for any version)",
+        ),
+        (
+            {"packages": ["numpy==2.2.3", "pandas>=2"]},
+            "@pypi(packages=['numpy==2.2.3', 'pandas>=2']): packages is a dict {name: version} "
+            "of strings, e.g. packages={'numpy': '2.2.3', 'pandas': '>=2'} ('' for any version)",
+        ),
+        (
+            {"packages": {"numpy": 2.2}},
+            "@pypi(packages={'numpy': 2.2}): packages is a dict {name: version} of strings, "
+            "e.g. packages={'numpy': '2.2'} ('' for any version)",
+        ),
+        (
+            {"python": 3.1},
+            "@pypi(python=3.1): python is a string, e.g. python='3.11' "
+            "(a number loses digits: 3.10 is 3.1)",
+        ),
+        ({"disabled": "yes"}, "@pypi(disabled='yes'): disabled is True or False"),
+    ],
+)
+def test_malformed_decorator_attributes_name_the_attribute_and_its_form(attributes, expected):
+    assert decorator_problems("pypi", attributes) == [expected]
+
+
+def test_conda_channels_are_a_list():
+    (problem,) = decorator_problems("conda_base", {"channels": "conda-forge"})
+    assert problem == (
+        "@conda_base(channels='conda-forge'): channels is a list of names, "
+        "e.g. channels=['conda-forge']"
+    )
+
+
+def test_well_formed_decorator_attributes_have_no_problems():
+    attributes = {"packages": {"numpy": "2.2.3", "six": ""}, "python": "3.11", "disabled": False}
+    assert decorator_problems("pypi", attributes) == []
+    assert decorator_problems("conda", {"libraries": {}, "channels": ["conda-forge"]}) == []

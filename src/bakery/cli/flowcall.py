@@ -39,12 +39,23 @@ def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> di
                 return json.loads(line)
             except ValueError:
                 break
-    message = _without_traceback((proc.stderr.strip() or proc.stdout.strip()).splitlines())
-    # Metaflow's own headline ("Bakery:") adds nothing to the message under it
-    lines = [line for line in message[-15:] if line.strip() != "Bakery:"] or ["(no output)"]
-    raise BakeryError(
-        f"`python {flow.name} bakery {' '.join(verb)}` failed:\n  " + "\n  ".join(lines)
-    )
+    raise BakeryError(_failure_message(proc.stderr.strip() or proc.stdout.strip(), flow.name))
+
+
+def _failure_message(output: str, flow_name: str) -> str:
+    """What the flow said, without Metaflow's headlines and indentation, or one line saying
+    that it said nothing: never the command we ran, which is ours, not the user's."""
+    lines = _without_traceback(output.splitlines())[-15:]
+    # Metaflow's own headlines ("Bakery:", "Bakery could not ...:") add nothing to the message
+    lines = [line.strip() for line in lines if line.strip() and not _is_headline(line)]
+    if not lines:
+        return f"{flow_name} stopped without saying why: run it with `python {flow_name} run`"
+    return "\n".join(lines)
+
+
+def _is_headline(line: str) -> bool:
+    text = line.strip()
+    return text.endswith(":") and text.startswith("Bakery") and "'" not in text
 
 
 def _without_traceback(lines: list[str]) -> list[str]:

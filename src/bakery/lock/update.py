@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BakeryError, FrozenLockError
+from ..errors import BakeryError, FrozenLockError, name_steps
 from ..spec import EnvSpec
-from .io import read_lock, write_lock
+from .io import LOCK_SUFFIX, read_lock, write_lock
 from .model import LockedEnv, Lockfile
 
 Resolver = Callable[[EnvSpec], LockedEnv]
@@ -45,7 +45,14 @@ def update_lock(
     re-resolves every step (e.g. `bakery lock --upgrade`). `on_resolve(n)` is told when `n`
     specs start resolving and returns the function called when they are done.
     """
-    lock = read_lock(lock_path) or Lockfile(flow=flow_name)
+    existing = read_lock(lock_path)
+    if existing is None and frozen and step_specs:
+        flow_file = lock_path.name.removesuffix(LOCK_SUFFIX) + ".py"
+        raise FrozenLockError(
+            f"no lockfile at {lock_path}: run `bakery lock {flow_file}` "
+            "(or a run without METAFLOW_BAKERY_FROZEN) to make one"
+        )
+    lock = existing or Lockfile(flow=flow_name)
     lock.flow = flow_name
     stale = {
         step: spec for step, spec in step_specs.items() if force or lock.env_for(step, spec) is None
@@ -83,15 +90,39 @@ def _resolve_all(
 ) -> dict[str, LockedEnv]:
     steps_of = {h: [s for s, spec in stale.items() if spec.spec_hash == h] for h in to_resolve}
 
-    def resolve(item: tuple[str, EnvSpec]) -> tuple[str, LockedEnv]:
+    def resolve(item: tuple[str, EnvSpec]) -> tuple[str, LockedEnv | BakeryError]:
         spec_hash, spec = item
         try:
             return spec_hash, resolver(spec)
         except BakeryError as e:
-            raise e.with_step(", ".join(steps_of[spec_hash])) from None
+            return spec_hash, e
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(resolve, to_resolve.items()))
+        results = dict(pool.map(resolve, to_resolve.items()))
+    failed = {h: e for h, e in results.items() if isinstance(e, BakeryError)}
+    if failed:
+        raise _one_error(failed, steps_of)
+    return results  # type: ignore[return-value]  # no errors left
+
+
+def _one_error(failed: dict[str, BakeryError], steps_of: dict[str, list[str]]) -> BakeryError:
+    """Every step's failure in one error, in the flow's order; steps that failed alike are
+    named together."""
+    order = {step: i for i, step in enumerate(s for steps in steps_of.values() for s in steps)}
+    steps_by_message: dict[str, list[str]] = {}
+    errors_by_message: dict[str, BakeryError] = {}
+    for spec_hash, error in failed.items():
+        message = str(error)
+        steps_by_message.setdefault(message, []).extend(steps_of[spec_hash])
+        errors_by_message.setdefault(message, error)
+    for steps in steps_by_message.values():
+        steps.sort(key=order.__getitem__)
+    ordered = sorted(steps_by_message.items(), key=lambda item: order[item[1][0]])
+    first = errors_by_message[ordered[0][0]]
+    if len(ordered) == 1:
+        return first.with_step(ordered[0][1])
+    lines = [f"{name_steps(steps)}: {message}" for message, steps in ordered]
+    return type(first)("\n".join(lines), step=", ".join(s for _, st in ordered for s in st))
 
 
 def _frozen_message(lock_path: Path, lock: Lockfile, stale: Mapping[str, EnvSpec]) -> str:

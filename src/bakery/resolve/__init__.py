@@ -9,7 +9,7 @@ from ..errors import SpecError
 from ..lock.model import LockedEnv
 from ..spec import EnvSpec, TargetPlatform
 from .indexes import IndexConfig
-from .python import find_interpreter
+from .python import find_interpreter, refuse_python2
 
 
 def resolve(
@@ -21,6 +21,7 @@ def resolve(
     """Resolve a whole spec: conda packages first (they bring Python), PyPI packages on top."""
     from .pypi import resolve_pypi
 
+    refuse_python2(spec.python)
     if spec.conda:
         from .conda import resolve_conda
 

@@ -8,22 +8,21 @@ exact bytes each environment installs.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from packaging import tags
 from packaging.utils import parse_wheel_filename
 
-from ..errors import IndexUnreachableError, PackageNotFoundError, ResolutionError
+from ..errors import ResolutionError
 from ..lock.model import LockedEnv, LockedPackage
 from ..spec import EnvSpec, TargetPlatform
 from ..uvbin import uv_binary, uv_environment
-from .indexes import IndexConfig, redact, strip_credentials
+from .indexes import IndexConfig, strip_credentials
+from .pypi_failures import classify_failure
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,65 +78,8 @@ def _uv_compile(
         env = {**uv_environment(), **platform.uv_environment()}
         proc = subprocess.run(cmd, input=requirements, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
-            raise _classify_failure(proc.stderr, requirements, indexes)
+            raise classify_failure(proc.stderr, requirements, indexes)
         return tomllib.loads(out.read_text()).get("packages", [])
-
-
-def _classify_failure(stderr: str, requirements: str, indexes: IndexConfig) -> ResolutionError:
-    """Turn uv's report into one error that names the package and says what to do."""
-    detail = redact(_condense(stderr))
-    missing = re.search(r"Because ([\w.\-\[\]]+) was not found in the package registry", stderr)
-    refused = _index_refusing_credentials(indexes, missing.group(1) if missing else None)
-    if refused:
-        return IndexUnreachableError(
-            f"the package index {redact(refused)} refused the credentials (401/403): "
-            "check the user and password in PIP_INDEX_URL / PIP_EXTRA_INDEX_URL or pip.conf"
-        )
-    if missing:
-        return PackageNotFoundError(
-            f"package '{missing.group(1)}' was not found on {indexes.describe()}: "
-            "check its name on the index (or configure the index that has it with PIP_INDEX_URL)"
-        )
-    if re.search(r"Failed to fetch|error sending request|tcp connect|dns error", stderr):
-        return IndexUnreachableError(
-            f"cannot reach the package index {indexes.describe()}: {detail}. "
-            "Check the network, or PIP_INDEX_URL / pip.conf if you use a private index"
-        )
-    if "No solution found" in stderr or "unsatisfiable" in stderr:
-        return ResolutionError(
-            f"the requested versions cannot be installed together: {detail}. "
-            "Relax one of the pins named above"
-        )
-    wanted = ", ".join(line for line in requirements.split() if line)
-    return ResolutionError(f"uv could not resolve [{wanted}]: {detail}")
-
-
-def _index_refusing_credentials(indexes: IndexConfig, package: str | None) -> str | None:
-    """The first http(s) index answering 401/403 (uv does not always say so), or None."""
-    import httpx
-
-    credentials = indexes.credentials_by_host()
-    for url in indexes.urls():
-        if not url.startswith(("http://", "https://")):
-            continue
-        auth = credentials.get(urlsplit(url).hostname)
-        probe = strip_credentials(url).rstrip("/") + "/" + (f"{package}/" if package else "")
-        try:
-            status = httpx.get(probe, auth=auth, timeout=5).status_code
-        except httpx.HTTPError:
-            continue
-        if status in (401, 403):
-            return url
-    return None
-
-
-def _condense(stderr: str) -> str:
-    lines = [
-        re.sub(r"^\s*(error|cause|hint):\s*", "", line).strip() for line in stderr.splitlines()
-    ]
-    return " ".join(
-        line for line in lines if line and line != "No solution found when resolving dependencies"
-    )
 
 
 def _locked_package(entry: dict, minor: str, platform: TargetPlatform) -> LockedPackage:

@@ -8,16 +8,17 @@ error says which versions exist and how to provide the missing one.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PythonNotFoundError
+from ..errors import PythonNotFoundError, SpecError
 from ..settings import current
 from ..uvbin import uv_binary
 
@@ -138,7 +139,7 @@ def find_interpreter(request: str) -> Interpreter:
         interpreter = _download(request)
         _found[request] = interpreter
         return interpreter
-    available = ", ".join(sorted({i.version for i in seen.values()})) or "none"
+    available = _versions_text(seen.values())
     raise PythonNotFoundError(
         f"no Python {request} found on this machine (found: {available}). "
         f"Install it (e.g. `uv python install {request}` or `pyenv install {request}`), "
@@ -150,6 +151,53 @@ def find_interpreter(request: str) -> Interpreter:
             else ""
         )
     )
+
+
+def refuse_python2(request: str, *, decorator: str | None = None) -> None:
+    """Raise SpecError for a `python=` only Python 2 satisfies, listing the Pythons found here.
+
+    `decorator` (`pypi_base`, ...) is where the request was written, for the message.
+    """
+    if not _only_python2(request):
+        return
+    asked = f"@{decorator}(python='{request}')" if decorator else f"python='{request}'"
+    raise SpecError(
+        f"{asked}: Python 2 is not supported (Metaflow and Bakery run on Python 3); "
+        f"ask for a Python 3 version, e.g. one of those on this machine: {found_versions()}"
+    )
+
+
+def found_versions() -> str:
+    """The versions of every interpreter found here, in numeric order (3.9 before 3.10)."""
+    return _found_versions(current().pythons, os.environ.get("PYENV_ROOT"))
+
+
+@functools.lru_cache(maxsize=4)
+def _found_versions(*settings: object) -> str:
+    """Cached by the settings that change what is found: each failing step asks again."""
+    seen: dict[Path, Interpreter] = {}
+    for interpreter in _candidates():
+        seen.setdefault(interpreter.path.resolve(), interpreter)
+    return _versions_text(seen.values())
+
+
+def _versions_text(interpreters: Iterable[Interpreter]) -> str:
+    versions = {i.version for i in interpreters}
+    ordered = sorted(versions, key=lambda v: tuple(int(p) for p in re.findall(r"\d+", v)))
+    return ", ".join(ordered) or "none"
+
+
+def _only_python2(request: str) -> bool:
+    if re.fullmatch(r"\d+(\.\d+){0,2}", request):
+        return request.split(".")[0] == "2"
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        allowed = SpecifierSet(request)
+    except InvalidSpecifier:
+        return False
+    python3 = any(allowed.contains(f"3.{minor}.0") for minor in range(0, 30))
+    return not python3 and allowed.contains("2.7.18")
 
 
 def _download(request: str) -> Interpreter:

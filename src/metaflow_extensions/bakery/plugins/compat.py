@@ -21,9 +21,12 @@ __all__ = [
     "flow_decorators",
     "kubernetes_task_command",
     "set_conda_decorator_state",
+    "steps_in_order",
     "sync_local_metadata_from_datastore",
     "sync_local_metadata_to_datastore",
     "user_defined",
+    "written_attributes",
+    "written_in_flow",
 ]
 
 
@@ -39,6 +42,28 @@ def user_defined(decorator, attribute: str) -> bool:
 def flow_decorators(flow, name: str) -> list:
     """The flow-level decorators called `name` (e.g. `conda_base`) on `flow`."""
     return list(getattr(flow, "_flow_decorators", {}).get(name) or [])
+
+
+def steps_in_order(flow) -> list:
+    """The flow's steps in the order the flow runs them (the graph's topological order)."""
+    order = {name: i for i, name in enumerate(flow._graph.sorted_nodes)}
+    return sorted(flow, key=lambda step: (order.get(step.name, len(order)), step.name))
+
+
+def written_in_flow(decorator) -> bool:
+    """Whether a step decorator was written in the flow's code, rather than added by `--with`
+    or passed on by a launcher (whose values went through Metaflow's decospec parser)."""
+    return bool(decorator.statically_defined)
+
+
+def written_attributes(decorator) -> dict:
+    """A decorator's attributes as written, without the config expressions Metaflow evaluates
+    later (`config_expr(...)`)."""
+    return {
+        key: value
+        for key, value in decorator.attributes.items()
+        if type(value).__name__ != "DelayEvaluator"
+    }
 
 
 def kubernetes_task_command(

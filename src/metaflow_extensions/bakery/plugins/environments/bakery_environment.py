@@ -16,7 +16,7 @@ import threading
 from metaflow.metaflow_environment import MetaflowEnvironment
 
 from ..exceptions import BakeryMetaflowException
-from .step_specs import build_spec, is_disabled
+from .step_specs import build_spec, check_decorators, is_disabled, steps_in_order
 
 # where a remote task's environment is linked, relative to the task's working directory
 REMOTE_ENV_LINK = "bakery-env"
@@ -53,8 +53,16 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         return ("conda",) + super().decospecs()
 
     def validate_environment(self, logger, datastore_type):
+        """Refuse malformed @pypi / @conda attributes before Metaflow reads them (it would fail
+        with a traceback) and before any task starts."""
+        from bakery.errors import BakeryError
+
         self.datastore_type = datastore_type
         self._echo = logger
+        try:
+            check_decorators(self.flow)
+        except BakeryError as e:
+            raise BakeryEnvironmentException(str(e)) from None
 
     def init_environment(self, echo, only_steps=None):
         """Lock (resolving only what changed) and build the missing environments."""
@@ -68,7 +76,12 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             raise BakeryEnvironmentException(str(e)) from None
 
     def is_disabled(self, step):
-        return is_disabled(self.flow, step)
+        from bakery.errors import BakeryError
+
+        try:
+            return is_disabled(self.flow, step)
+        except BakeryError as e:
+            raise BakeryEnvironmentException(str(e.with_step(step.name))) from None
 
     def interpreter(self, step_name):
         cached = self._envs.get(step_name)
@@ -156,15 +169,23 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         """{step: EnvSpec} for steps with an environment (disabled steps are left out)."""
         from metaflow.metaflow_config import get_pinned_conda_libs
 
-        specs = {}
-        for step in self.flow:
+        from bakery.errors import BakeryError
+
+        specs, failures = {}, {}
+        for step in steps_in_order(self.flow):
             if only_steps and step.name not in only_steps:
                 continue
             pinned = get_pinned_conda_libs("%d.%d" % sys.version_info[:2], self.datastore_type)
             target = platform or _remote_platform(step)
-            spec = build_spec(self.flow, step, pinned, target)
+            try:
+                spec = build_spec(self.flow, step, pinned, target)
+            except BakeryError as e:
+                failures.setdefault(str(e), (e, []))[1].append(step.name)
+                continue
             if spec is not None:
                 specs[step.name] = spec
+        if failures:
+            raise _one_error(failures)
         return specs
 
     def _check_policy(self, only_steps=None):
@@ -325,6 +346,15 @@ def _remote_platform(step):
 
             return TargetPlatform.parse(getattr(decorator, "target_platform", REMOTE_PLATFORM))
     return None
+
+
+def _one_error(failures):
+    """{message: (error, steps)} as one error naming, per message, every step it concerns."""
+    from bakery.errors import name_steps
+
+    lines = ["%s: %s" % (name_steps(steps), message) for message, (_, steps) in failures.items()]
+    first = next(iter(failures.values()))[0]
+    return type(first)("\n".join(lines))
 
 
 def _flow_file(flow):

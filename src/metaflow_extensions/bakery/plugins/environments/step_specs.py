@@ -7,6 +7,32 @@ environment off, and `libraries=` is the older alias of `packages=`.
 
 from __future__ import annotations
 
+ENVIRONMENT_DECORATORS = ("pypi", "conda")
+
+
+def check_decorators(flow) -> None:
+    """One SpecError naming every @pypi / @conda (and `_base`) written in the flow whose
+    attributes are malformed (e.g. `packages="numpy"`), before Metaflow or we read them."""
+    from bakery.errors import SpecError
+    from bakery.spec import decorator_problems
+
+    from ..compat import flow_decorators, steps_in_order, written_attributes, written_in_flow
+
+    lines = []
+    for name in (f"{d}_base" for d in ENVIRONMENT_DECORATORS):
+        for decorator in flow_decorators(flow, name):
+            for problem in decorator_problems(name, written_attributes(decorator)):
+                lines.append(f"flow {flow.name}: {problem}")
+    for step in steps_in_order(flow):
+        for decorator in step.decorators:
+            # those added by --with or passed on by a launcher went through Metaflow's decospec
+            # parser, which turns values into strings and numbers of its own accord
+            if decorator.name in ENVIRONMENT_DECORATORS and written_in_flow(decorator):
+                for problem in decorator_problems(decorator.name, written_attributes(decorator)):
+                    lines.append(f"step '{step.name}': {problem}")
+    if lines:
+        raise SpecError("\n".join(lines))
+
 
 def _user_attributes(decorator) -> dict:
     """The decorator's attributes, without a `python` that Metaflow filled in by itself.
@@ -37,20 +63,33 @@ def _flow_attributes(flow, name: str) -> dict | None:
     return _user_attributes(found[0]) if found else None
 
 
-def _merge(flow_attrs: dict | None, step_attrs: dict | None) -> dict | None:
+def _merge(flow_attrs: dict | None, step_attrs: dict | None, name: str) -> dict | None:
+    """The step's `@name` merged over the flow's `@name_base`."""
     if flow_attrs is None and step_attrs is None:
         return None
     flow_attrs, step_attrs = flow_attrs or {}, step_attrs or {}
 
     def packages(attrs: dict) -> dict:
+        for key in ("libraries", "packages"):
+            if not isinstance(attrs.get(key) or {}, dict):
+                from bakery.errors import SpecError
+
+                raise SpecError(
+                    f"{key}={attrs[key]!r} is not a dict {{name: version}}, "
+                    f"e.g. {key}={{'numpy': '2.2.3'}}"
+                )
         return {**(attrs.get("libraries") or {}), **(attrs.get("packages") or {})}
 
+    python = step_attrs.get("python") or flow_attrs.get("python")
     disabled = step_attrs.get("disabled")
     if disabled is None:
         disabled = flow_attrs.get("disabled")
     return {
         "packages": {**packages(flow_attrs), **packages(step_attrs)},
-        "python": step_attrs.get("python") or flow_attrs.get("python"),
+        "python": python,
+        # where python= was written, for messages (core's step_init copies the flow's into
+        # the step's decorator, so an equal value is the flow's)
+        "python_from": f"{name}_base" if python and python == flow_attrs.get("python") else name,
         "channels": [*(flow_attrs.get("channels") or []), *(step_attrs.get("channels") or [])],
         "disabled": str(disabled).lower() == "true",
     }
@@ -58,8 +97,10 @@ def _merge(flow_attrs: dict | None, step_attrs: dict | None) -> dict | None:
 
 def step_decorator_request(flow, step) -> dict | None:
     """{'pypi': attrs|None, 'conda': attrs|None}, or None when the step's environment is disabled."""
-    pypi = _merge(_flow_attributes(flow, "pypi_base"), _attributes(step.decorators, "pypi"))
-    conda = _merge(_flow_attributes(flow, "conda_base"), _attributes(step.decorators, "conda"))
+    pypi = _merge(_flow_attributes(flow, "pypi_base"), _attributes(step.decorators, "pypi"), "pypi")
+    conda = _merge(
+        _flow_attributes(flow, "conda_base"), _attributes(step.decorators, "conda"), "conda"
+    )
     for request in (pypi, conda):
         if request and request["disabled"]:
             return None
@@ -71,8 +112,11 @@ def is_disabled(flow, step) -> bool:
 
 
 def build_spec(flow, step, pinned: dict, platform=None):
-    """The EnvSpec for `step`, or None when disabled. Imports the core lazily (runtime only)."""
-    from bakery.errors import SpecError
+    """The EnvSpec for `step`, or None when disabled. Imports the core lazily (runtime only).
+
+    A SpecError does not name the step: the caller does, naming together steps that fail alike.
+    """
+    from bakery.resolve.python import refuse_python2
     from bakery.spec import (
         EnvSpec,
         TargetPlatform,
@@ -85,18 +129,18 @@ def build_spec(flow, step, pinned: dict, platform=None):
     if request is None:
         return None
     pypi, conda = request["pypi"] or {}, request["conda"] or {}
-    try:
-        python = normalize_python(pypi.get("python") or conda.get("python"))
-        channels = [*_default_channels(), *conda.get("channels", [])]
-        return EnvSpec(
-            python=python,
-            pypi=pypi_requirements({**pinned, **pypi.get("packages", {})}),
-            conda=conda_requirements(conda.get("packages", {})),
-            channels=tuple(dict.fromkeys(channels)) if conda.get("packages") else (),
-            platform=platform or TargetPlatform.host(),
-        )
-    except SpecError as e:
-        raise e.with_step(step.name) from None
+    asked = pypi if pypi.get("python") else conda
+    python = normalize_python(asked.get("python"))
+    if asked.get("python"):
+        refuse_python2(python, decorator=asked["python_from"])
+    channels = [*_default_channels(), *conda.get("channels", [])]
+    return EnvSpec(
+        python=python,
+        pypi=pypi_requirements({**pinned, **pypi.get("packages", {})}),
+        conda=conda_requirements(conda.get("packages", {})),
+        channels=tuple(dict.fromkeys(channels)) if conda.get("packages") else (),
+        platform=platform or TargetPlatform.host(),
+    )
 
 
 def _default_channels() -> list[str]:
