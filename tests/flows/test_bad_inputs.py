@@ -193,3 +193,15 @@ def test_unreachable_index(isolated_flows):
         isolated_flows, result, "steps 'start' and 'end': cannot reach the package index"
     )
     assert "s3cret" not in result.output, "credentials leaked into the error"
+
+
+def test_malformed_attributes_given_with_with_are_one_error(isolated_flows):
+    flow = isolated_flows.write("plain.py", two_step_flow("PlainFlow"))
+    result = isolated_flows.run(flow, "run", "--with", "pypi:packages=numpy")
+    assert_clean_failure(
+        isolated_flows,
+        result,
+        "@pypi(packages='numpy'): packages is a dict {name: version} of strings, "
+        "e.g. packages={'numpy': ''} ('' for any version)",
+    )
+    assert "Internal error" not in result.output

@@ -69,15 +69,14 @@ def _merge(flow_attrs: dict | None, step_attrs: dict | None, name: str) -> dict 
         return None
     flow_attrs, step_attrs = flow_attrs or {}, step_attrs or {}
 
-    def packages(attrs: dict) -> dict:
-        for key in ("libraries", "packages"):
-            if not isinstance(attrs.get(key) or {}, dict):
-                from bakery.errors import SpecError
+    def packages(attrs: dict, decorator: str) -> dict:
+        # decorators added by --with are not checked up front (see check_decorators)
+        if not all(isinstance(attrs.get(k) or {}, dict) for k in ("libraries", "packages")):
+            from bakery.errors import SpecError
+            from bakery.spec import decorator_problems
 
-                raise SpecError(
-                    f"{key}={attrs[key]!r} is not a dict {{name: version}}, "
-                    f"e.g. {key}={{'numpy': '2.2.3'}}"
-                )
+            shapes = {k: attrs.get(k) for k in ("libraries", "packages")}
+            raise SpecError("; ".join(decorator_problems(decorator, shapes)))
         return {**(attrs.get("libraries") or {}), **(attrs.get("packages") or {})}
 
     python = step_attrs.get("python") or flow_attrs.get("python")
@@ -85,7 +84,7 @@ def _merge(flow_attrs: dict | None, step_attrs: dict | None, name: str) -> dict 
     if disabled is None:
         disabled = flow_attrs.get("disabled")
     return {
-        "packages": {**packages(flow_attrs), **packages(step_attrs)},
+        "packages": {**packages(flow_attrs, f"{name}_base"), **packages(step_attrs, name)},
         "python": python,
         # where python= was written, for messages (core's step_init copies the flow's into
         # the step's decorator, so an equal value is the flow's)
