@@ -49,6 +49,33 @@ def probe_flow_decorators(flow):
     return [d.attributes.get("python") for d in found]
 
 
+def probe_steps_in_order(flow):
+    from metaflow_extensions.bakery.plugins import compat
+
+    return [step.name for step in compat.steps_in_order(flow)]
+
+
+def probe_written_in_flow(flow):
+    from metaflow_extensions.bakery.plugins import compat
+
+    written = {d.name: d for d in _step(flow, "start").decorators}["pypi"]
+    added = type(written)(attributes={"packages": {"six": ""}})  # as --with makes one
+    return {"written": compat.written_in_flow(written), "added": compat.written_in_flow(added)}
+
+
+def probe_written_attributes(flow):
+    from metaflow import config_expr
+
+    from metaflow_extensions.bakery.plugins import compat
+
+    written = {d.name: d for d in _step(flow, "start").decorators}["pypi"]
+    deferred = type(written)(attributes={"packages": config_expr("cfg.packages"), "python": "3.11"})
+    return {
+        "written": compat.written_attributes(written)["packages"],
+        "deferred": sorted(compat.written_attributes(deferred)),
+    }
+
+
 def _environment(flow):
     from metaflow.metaflow_environment import MetaflowEnvironment
 

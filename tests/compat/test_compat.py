@@ -58,6 +58,21 @@ def test_flow_decorators_finds_conda_base(probed):
     assert _value(probed, "flow_decorators") == ["3.11"]
 
 
+def test_steps_in_order_follows_the_graph(probed):
+    assert _value(probed, "steps_in_order") == ["start", "end"]
+
+
+def test_written_in_flow_tells_a_decorator_in_code_from_an_added_one(probed):
+    assert _value(probed, "written_in_flow") == {"written": True, "added": False}
+
+
+def test_written_attributes_leave_config_expressions_out(probed):
+    assert _value(probed, "written_attributes") == {
+        "written": {"six": "1.17.0"},
+        "deferred": ["disabled", "python"],
+    }
+
+
 def test_kubernetes_task_command_wraps_the_step_in_the_pod_command(probed):
     command = _value(probed, "kubernetes_task_command")
     assert command[:2] == ["bash", "-c"]

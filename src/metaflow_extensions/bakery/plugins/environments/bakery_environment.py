@@ -15,8 +15,9 @@ import threading
 
 from metaflow.metaflow_environment import MetaflowEnvironment
 
+from ..compat import steps_in_order
 from ..exceptions import BakeryMetaflowException
-from .step_specs import build_spec, check_decorators, is_disabled, steps_in_order
+from .step_specs import build_spec, check_decorators, is_disabled
 
 # where a remote task's environment is linked, relative to the task's working directory
 REMOTE_ENV_LINK = "bakery-env"
