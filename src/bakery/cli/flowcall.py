@@ -45,7 +45,7 @@ def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> di
 def _failure_message(output: str, flow_name: str) -> str:
     """What the flow said, without Metaflow's headlines and indentation, or one line saying
     that it said nothing: never the command we ran, which is ours, not the user's."""
-    lines = _without_traceback(output.splitlines())[-15:]
+    lines = _without_traceback(output.splitlines())[-40:]
     # Metaflow's own headlines ("Bakery:", "Bakery could not ...:") add nothing to the message
     lines = [line.strip() for line in lines if line.strip() and not _is_headline(line)]
     if not lines:
