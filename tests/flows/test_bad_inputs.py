@@ -189,8 +189,9 @@ def test_unreachable_index(isolated_flows):
         PIP_CONFIG_FILE="/dev/null",
         UV_HTTP_RETRIES="0",
     )
+    # each step names the package uv fetched first, so the two lines may differ
     assert_clean_failure(
-        isolated_flows, result, "steps 'start' and 'end': cannot reach the package index"
+        isolated_flows, result, "step", "'start'", "'end'", ": cannot reach the package index"
     )
     assert "s3cret" not in result.output, "credentials leaked into the error"
 

@@ -56,10 +56,12 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
     def validate_environment(self, logger, datastore_type):
         """Refuse malformed @pypi / @conda attributes before Metaflow reads them (it would fail
         with a traceback) and before any task starts."""
-        from bakery.errors import BakeryError
-
         self.datastore_type = datastore_type
         self._echo = logger
+        try:
+            from bakery.errors import BakeryError
+        except ImportError:  # a task whose code package has no core: its launcher checked
+            return
         try:
             check_decorators(self.flow)
         except BakeryError as e:
@@ -77,11 +79,13 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             raise BakeryEnvironmentException(str(e)) from None
 
     def is_disabled(self, step):
-        from bakery.errors import BakeryError
-
         try:
             return is_disabled(self.flow, step)
-        except BakeryError as e:
+        except Exception as e:
+            from bakery.errors import BakeryError  # only here: tasks call this without the core
+
+            if not isinstance(e, BakeryError):
+                raise
             raise BakeryEnvironmentException(str(e.with_step(step.name))) from None
 
     def interpreter(self, step_name):
