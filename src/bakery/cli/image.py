@@ -1,5 +1,5 @@
-"""`bakery image show REF`: an image's layers, packages, base and environment identity;
-`bakery image gc`: clean the local image cache."""
+"""`bakery image show REF`: an image's layers, packages, base, environment identity and referrers;
+`bakery image sbom REF`: the SBOM attached to it; `bakery image gc`: clean the local image cache."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..image.bake import default_cache_dir
 from ..image.gc import collect_image_garbage
-from ..image.inspect import ImageInfo, inspect_image
+from ..image.inspect import ImageInfo, inspect_image, read_sbom
 from ..platforms import REMOTE_PLATFORM, TargetPlatform, supported_platforms
 from .arguments import platform_argument
 from .console import make_console
@@ -21,7 +21,9 @@ from .console import make_console
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("image", help="Inspect baked images.")
     verbs = parser.add_subparsers(dest="image_verb", metavar="COMMAND")
-    show = verbs.add_parser("show", help="Layers, packages, base and sizes of an image (its SBOM).")
+    show = verbs.add_parser(
+        "show", help="Layers, packages, base, sizes and referrers (SBOM, provenance) of an image."
+    )
     show.add_argument("reference", help="image reference, e.g. 127.0.0.1:5000/team/envs:TAG")
     show.add_argument(
         "--platform",
@@ -32,6 +34,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)
+    sbom = verbs.add_parser("sbom", help="Print the SBOM (CycloneDX JSON) attached to an image.")
+    sbom.add_argument("reference", help="image reference, e.g. 127.0.0.1:5000/team/envs:TAG")
+    sbom.add_argument(
+        "--platform",
+        default=REMOTE_PLATFORM,
+        type=platform_argument,
+        help="for multi-platform images (default %(default)s)",
+    )
+    sbom.set_defaults(func=run_sbom)
     gc = verbs.add_parser("gc", help="Remove what no bake used lately from the image cache.")
     gc.add_argument(
         "--older-than",
@@ -51,6 +62,13 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(info.to_dict(), indent=2))
     else:
         render(info, make_console())
+    return 0
+
+
+def run_sbom(args: argparse.Namespace) -> int:
+    body = read_sbom(args.reference, platform=TargetPlatform.parse(args.platform))
+    text = body.decode("utf-8", "replace")
+    print(text, end="" if text.endswith("\n") else "\n")
     return 0
 
 
@@ -91,3 +109,11 @@ def render(info: ImageInfo, console: Console) -> None:
         contents = ", ".join(layer.packages) or "[dim]base[/]"
         table.add_row(layer.digest[7:19], f"{layer.size / 1e6:.1f} MB", contents)
     console.print(table)
+    if not info.referrers:
+        console.print("  referrers  - (no SBOM or provenance attached)", highlight=False)
+    for referrer in info.referrers:
+        console.print(
+            f"  referrer   {referrer.artifact_type}  {referrer.digest}",
+            highlight=False,
+            soft_wrap=True,
+        )

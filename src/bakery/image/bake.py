@@ -19,8 +19,10 @@ from ..envs.cache import default_cache_root, image_cache_dir
 from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
+from ..registry.referrers import Referrers
 from .base import BaseImage, ManifestCache, check_python, resolve_base
 from .base_check import BaseCommands, base_commands, base_search_path, check_base, python_links_job
+from .documents import BakedImage, attach_documents, image_documents, preload_sbom_writer
 from .gc import mark_used
 from .layers import (
     DEFAULT_COMPRESSION_LEVEL,
@@ -28,7 +30,6 @@ from .layers import (
     LayerCache,
     build_layers,
     compression_codec,
-    write_atomic,
 )
 from .oci import (
     ANNOTATION_BASE_DIGEST,
@@ -51,11 +52,8 @@ from .oci import (
 )
 from .plan import plan_layers
 from .progress import BakeProgress
-from .stage import ENV_ROOT, LAYOUT_VERSION, site_packages_dir, stage_env
-
-# What an image holds besides the staged packages (part of its tag): 2 adds `python` and
-# `python3` for PyPI environments, and the runtimes' PATH when the base sets none.
-IMAGE_VERSION = 2
+from .records import IMAGE_VERSION, PushRecords
+from .stage import ENV_ROOT, LAYOUT_VERSION, StageResult, site_packages_dir, stage_env
 
 
 def default_cache_dir() -> Path:
@@ -92,6 +90,8 @@ class BakeResult:
     seconds: float
     up_to_date: bool  # True when the image was already pushed and nothing was done
     notes: tuple[str, ...] = field(default=())
+    # the SBOM and provenance attached to it: (artifactType, manifest digest)
+    referrers: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def reference(self) -> str:
@@ -142,7 +142,7 @@ def bake(
     records = PushRecords(cache_dir / "pushed")
     record_key = records.key(target, env, base_ref, options.compression_level, options.env)
     record = None if options.refresh_base else records.get(record_key)
-    if record and client.head_manifest(target.repository, record["tag"]) == record["digest"]:
+    if record and records.still_pushed(client, target, record):
         return BakeResult(
             image=str(target.with_tag(record["tag"])),
             digest=record["digest"],
@@ -153,11 +153,14 @@ def bake(
             image_size=record["image_size"],
             seconds=time.perf_counter() - started,
             up_to_date=True,
+            referrers=tuple((kind, digest) for kind, digest in record["referrers"]["ours"]),
         )
     if base_client is None:
         same = base_ref.registry == target.registry
         base_client = client if same else RegistryClient(base_ref.registry)
-    result = _bake_fully(env, target, base_ref, options, cache_dir, client, base_client, started)
+    result, listing = _bake_fully(
+        env, target, base_ref, options, cache_dir, client, base_client, started
+    )
     records.put(
         record_key,
         {
@@ -166,6 +169,7 @@ def bake(
             "base": result.base,
             "layers": result.layers_built + result.layers_reused,
             "image_size": result.image_size,
+            "referrers": {**listing.record(), "ours": [list(r) for r in result.referrers]},
         },
     )
     return result
@@ -180,7 +184,8 @@ def _bake_fully(
     client: RegistryClient,
     base_client: RegistryClient,
     started: float,
-) -> BakeResult:
+) -> tuple[BakeResult, Referrers]:
+    preload_sbom_writer()
     base = resolve_base(base_client, base_ref, env.spec.platform, ManifestCache(cache_dir))
     # a PyPI environment runs on the base's Python; a conda one brings its own
     base_python = None if any(p.name == "python" for p in env.by_kind("conda")) else env.python
@@ -218,19 +223,48 @@ def _bake_fully(
             digest = _push_image(client, target, tag, layers, manifest, config_bytes, progress)
         finally:
             staged.close()
-
-    return BakeResult(
+    uploaded = client.bytes_uploaded - uploaded_before  # the image's bytes, not its documents'
+    subject = Descriptor(OCI_MANIFEST, digest, len(manifest.to_bytes()))
+    ours, listing = _attach_documents(
+        env, client, target.with_tag(tag), subject, base, staged, options
+    )
+    result = BakeResult(
         image=str(target.with_tag(tag)),
         digest=digest,
         base=base.pinned,
-        bytes_uploaded=client.bytes_uploaded - uploaded_before,
+        bytes_uploaded=uploaded,
         layers_built=built,
         layers_reused=len(layers) - built,
         image_size=base.size + sum(layer.size for layer in layers) + len(config_bytes),
         seconds=time.perf_counter() - started,
         up_to_date=False,
         notes=(*notes, *staged.notes),
+        referrers=ours,
     )
+    return result, listing
+
+
+def _attach_documents(
+    env: LockedEnv,
+    client: RegistryClient,
+    image: ImageReference,
+    subject: Descriptor,
+    base: BaseImage,
+    staged: StageResult,
+    options: BakeOptions,
+) -> tuple[tuple[tuple[str, str], ...], Referrers]:
+    """The image's SBOM and provenance, pushed as its referrers: ((type, digest), ...) and
+    what now refers to the image."""
+    documents = image_documents(
+        env,
+        BakedImage(image, subject.digest, base.reference, base.digest),
+        {one.package.sha256: one.licenses for one in staged.packages},
+        lock_hash=lock_hash(env),
+        layout=f"{LAYOUT_VERSION}.{IMAGE_VERSION}",
+        compression=compression_codec(options.compression_level),
+    )
+    listing = attach_documents(client, image.repository, subject, documents)
+    return tuple((d.artifact_type, d.manifest(subject).digest) for d in documents), listing
 
 
 def _base_commands(
@@ -333,35 +367,3 @@ def _push_base_layers(
         else:
             base_client.pull_blob(base.reference.repository, layer.digest, path)
         progress.push(client, target.repository, layer.digest, path, ("base layer",))
-
-
-class PushRecords:
-    """What was pushed where: `<dir>/<key>.json` for (repository, env, base, options)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @staticmethod
-    def key(
-        target: ImageReference,
-        env: LockedEnv,
-        base: ImageReference,
-        level: int,
-        extra_env: Mapping[str, str] | None = None,
-    ) -> str:
-        text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}.{IMAGE_VERSION}"
-        text += f"|{compression_codec(level)}"
-        text += "".join(f"|{k}={v}" for k, v in sorted((extra_env or {}).items()))
-        return hashlib.sha256(text.encode()).hexdigest()[:40]
-
-    def get(self, key: str) -> dict | None:
-        path = self.root / f"{key}.json"
-        try:
-            record = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        mark_used(path)
-        return record
-
-    def put(self, key: str, record: dict) -> None:
-        write_atomic(self.root / f"{key}.json", json.dumps(record, sort_keys=True))

@@ -1,7 +1,9 @@
-"""`inspect_image`: a readable bill of materials for an image, from its manifest and config only.
+"""`inspect_image`: a readable bill of materials for an image, from its manifest and config only;
+`read_sbom`: the SBOM attached to it.
 
-Nothing is pulled but two small documents: Bakery writes the packages of each layer into the
-manifest's layer annotations and the environment's identity into the config's labels.
+Nothing is pulled but small documents: Bakery writes the packages of each layer into the
+manifest's layer annotations, the environment's identity into the config's labels, and attaches
+an SBOM and a provenance statement as referrers (listed here, see `documents.py`).
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import ImageError
 from ..platforms import REMOTE_PLATFORM, TargetPlatform
-from ..registry import RegistryClient, parse_json
+from ..registry import FetchedManifest, RegistryClient, parse_json
 from ..registry.answers import json_or_none
 from ..registry.reference import ImageReference
+from ..registry.referrers import list_referrers
 from .base import select_platform
+from .documents import SBOM_MEDIA_TYPE, read_document
 from .oci import (
     ACCEPT,
     ANNOTATION_BASE_DIGEST,
@@ -40,6 +45,16 @@ class LayerInfo:
 
 
 @dataclass(frozen=True)
+class ReferrerInfo:
+    """A manifest that refers to the image (its SBOM, provenance, a signature...)."""
+
+    artifact_type: str
+    digest: str
+    size: int
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ImageInfo:
     """What an image is made of. Bakery fields are None for images Bakery did not bake."""
 
@@ -56,6 +71,7 @@ class ImageInfo:
     platform: str | None
     base: str | None
     size: int
+    referrers: tuple[ReferrerInfo, ...] = ()
 
     @property
     def base_size(self) -> int:
@@ -64,6 +80,7 @@ class ImageInfo:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["layers"] = [asdict(layer) for layer in self.layers]
+        data["referrers"] = [asdict(referrer) for referrer in self.referrers]
         data["base_size"] = self.base_size
         return data
 
@@ -74,15 +91,11 @@ def inspect_image(
     client: RegistryClient | None = None,
     platform: TargetPlatform | None = None,
 ) -> ImageInfo:
-    """Read `reference`'s manifest (for `platform` if it is an index) and config."""
+    """Read `reference`'s manifest (for `platform` if it is an index), config and referrers."""
     ref = ImageReference.parse(reference)
     client = client or RegistryClient(ref.registry)
-    fetched = client.get_manifest(ref.repository, ref.reference, accept=ACCEPT)
+    fetched = image_manifest(client, ref, platform)
     document, digest = fetched.document, fetched.digest
-    if fetched.media_type in INDEX_TYPES:
-        entry = select_platform(document, platform or TargetPlatform.parse(REMOTE_PLATFORM), ref)
-        fetched = client.get_manifest(ref.repository, entry.digest, accept=ACCEPT)
-        document, digest = fetched.document, fetched.digest
     manifest = ImageManifest.from_dict(document)
     config = parse_json(
         client.get_blob_bytes(ref.repository, manifest.config.digest),
@@ -119,7 +132,45 @@ def inspect_image(
         platform=labels.get(LABEL_PLATFORM),
         base=base,
         size=sum(layer.size for layer in layers) + manifest.config.size,
+        referrers=tuple(
+            ReferrerInfo(
+                str(d.get("artifactType") or "?"),
+                str(d.get("digest")),
+                int(d.get("size") or 0),
+                dict(d.get("annotations") or {}),
+            )
+            for d in list_referrers(client, ref.repository, digest).descriptors
+        ),
     )
+
+
+def image_manifest(
+    client: RegistryClient, ref: ImageReference, platform: TargetPlatform | None = None
+) -> FetchedManifest:
+    """`ref`'s image manifest: itself, or its index's entry for `platform` (default: the remote one)."""
+    fetched = client.get_manifest(ref.repository, ref.reference, accept=ACCEPT)
+    if fetched.media_type in INDEX_TYPES:
+        entry = select_platform(fetched.document, platform or TargetPlatform.parse(REMOTE_PLATFORM), ref)
+        fetched = client.get_manifest(ref.repository, entry.digest, accept=ACCEPT)
+    return fetched
+
+
+def read_sbom(
+    reference: str, *, client: RegistryClient | None = None, platform: TargetPlatform | None = None
+) -> bytes:
+    """The CycloneDX SBOM attached to `reference` (Bakery's, if there are several)."""
+    ref = ImageReference.parse(reference)
+    client = client or RegistryClient(ref.registry)
+    digest = image_manifest(client, ref, platform).digest
+    sboms = list_referrers(client, ref.repository, digest).of_type(SBOM_MEDIA_TYPE)
+    if not sboms:
+        raise ImageError(
+            f"{ref.with_digest(digest)} has no SBOM attached ({SBOM_MEDIA_TYPE} referrer): it "
+            "was baked before Bakery attached SBOMs, or by another tool; bake it again with "
+            "`bakery bake` to attach one"
+        )
+    ours = [d for d in sboms if LABEL_ENV_ID in (d.get("annotations") or {})]
+    return read_document(client, ref.repository, (ours or sboms)[0])
 
 
 def _packages_label(labels: dict[str, Any]) -> tuple[str, ...]:

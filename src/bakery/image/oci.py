@@ -19,6 +19,9 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+# OCI 1.1 artifacts: an image manifest whose config is the empty descriptor, typed by `artifactType`
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+EMPTY_CONFIG = b"{}"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -72,6 +75,7 @@ class Descriptor:
     annotations: Mapping[str, str] | None = None
     platform: Mapping[str, str] | None = None
     urls: tuple[str, ...] = ()
+    artifact_type: str | None = None  # in a referrers index: what the referrer is
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -79,6 +83,8 @@ class Descriptor:
             "digest": self.digest,
             "size": self.size,
         }
+        if self.artifact_type:
+            data["artifactType"] = self.artifact_type
         if self.annotations:
             data["annotations"] = dict(self.annotations)
         if self.platform:
@@ -96,6 +102,7 @@ class Descriptor:
             annotations=data.get("annotations"),
             platform=data.get("platform"),
             urls=tuple(data.get("urls", ())),
+            artifact_type=data.get("artifactType"),
         )
 
     def as_oci_layer(self) -> Descriptor:
@@ -106,11 +113,16 @@ class Descriptor:
 
 @dataclass(frozen=True)
 class ImageManifest:
-    """An OCI image manifest; `to_bytes()` is what is pushed and what `digest` hashes."""
+    """An OCI image manifest; `to_bytes()` is what is pushed and what `digest` hashes.
+
+    An artifact (OCI 1.1) has an `artifact_type` and usually a `subject`: the manifest it is
+    about (an SBOM of an image names the image)."""
 
     config: Descriptor
     layers: tuple[Descriptor, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_type: str | None = None
+    subject: Descriptor | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -119,6 +131,10 @@ class ImageManifest:
             "config": self.config.to_dict(),
             "layers": [layer.to_dict() for layer in self.layers],
         }
+        if self.artifact_type:
+            data["artifactType"] = self.artifact_type
+        if self.subject is not None:
+            data["subject"] = self.subject.to_dict()
         if self.annotations:
             data["annotations"] = dict(self.annotations)
         return data
@@ -137,6 +153,8 @@ class ImageManifest:
             config=Descriptor.from_dict(data["config"]),
             layers=tuple(Descriptor.from_dict(d) for d in data.get("layers", ())),
             annotations=dict(data.get("annotations") or {}),
+            artifact_type=data.get("artifactType"),
+            subject=Descriptor.from_dict(data["subject"]) if data.get("subject") else None,
         )
 
 

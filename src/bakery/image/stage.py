@@ -43,6 +43,7 @@ from ..resolve.python import find_interpreter
 from . import compile_worker
 from .gc import mark_used
 from .layers import Entry, bytecode_entries
+from .licenses import wheel_licenses
 from .stage_conda import CondaStaged, stage_conda
 from .wheel import ENV_ROOT, WheelLayout, read_layout, site_packages_dir
 
@@ -83,6 +84,7 @@ class StagedPackage:
     python_minor: str
     size: int  # bytes installed, before bytecode
     bytecode: Path | None  # None: not compiled (no interpreter of the image's Python here)
+    licenses: tuple[str, ...] = ()  # as its METADATA declares them (see `licenses.py`)
 
     @property
     def pin(self) -> str:
@@ -175,13 +177,14 @@ def stage_env(
         try:
             with zipfile.ZipFile(wheel) as archive:
                 layout = read_layout(archive, wheel.name, env.python)
+                licenses = wheel_licenses(archive, layout.dist_info)  # for the SBOM, while open
         except zipfile.BadZipFile as e:
             raise ImageError(
                 f"{wheel.name} matches the sha256 in the lock but is not a readable wheel ({e}): "
                 f"the published file is broken; lock another version of {package.name}"
             ) from None
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if python else None
-        one = StagedPackage(package, key, wheel, env.python, layout.size, bytecode)
+        one = StagedPackage(package, key, wheel, env.python, layout.size, bytecode, licenses)
         candidates.append((one, layout.sources_to_compile))
     todo: list[tuple[Staged, list[tuple[str, str]]]] = []
     for one, modules in candidates:

@@ -31,6 +31,7 @@ from ..errors import ImageError
 from ..lock.model import LockedEnv, LockedPackage
 from .gc import mark_used
 from .layers import Entry, bytecode_entries, disk_entry
+from .licenses import conda_licenses
 from .wheel import ENV_ROOT, site_packages_dir
 
 CONDA_LAYOUT = 1
@@ -51,6 +52,7 @@ class CondaStaged:
     record: bytes
     size: int
     bytecode: Path | None
+    licenses: tuple[str, ...] = ()  # from index.json and about.json (see `licenses.py`)
 
     @property
     def pin(self) -> str:
@@ -116,7 +118,10 @@ def stage_conda(env: LockedEnv, cache_dir: Path, *, compiled: bool) -> list[Cond
         clean = {k: v for k, v in record.items() if k not in _MACHINE_FIELDS}
         data = json.dumps(clean, indent=2, sort_keys=True).encode() + b"\n"
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if compiled else None
-        staged.append(CondaStaged(package, key, prefix, files, record_name, data, size, bytecode))
+        licenses = conda_licenses(record, record.get("extracted_package_dir"))
+        staged.append(
+            CondaStaged(package, key, prefix, files, record_name, data, size, bytecode, licenses)
+        )
     return staged
 
 

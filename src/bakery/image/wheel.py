@@ -57,6 +57,7 @@ class WheelLayout:
     files: dict[str, zipfile.ZipInfo]
     generated: dict[str, tuple[bytes, int]]  # image path -> (content, mode)
     site: str  # site-packages, relative to `/`
+    dist_info: str = ""  # `name-1.0.dist-info`, in the wheel and in site-packages
 
     def sources_to_compile(self) -> list[tuple[str, str]]:
         """(zip member, image path) of the modules to compile: those in site-packages, but
@@ -96,7 +97,7 @@ def read_layout(wheel: zipfile.ZipFile, filename: str, python_minor: str) -> Whe
         "data": ENV_ROOT,
         "headers": f"{ENV_ROOT}/include/site/python{python_minor}/{dist}",
     }
-    record = _read_record(wheel, f"{dist_info}/RECORD", filename)
+    record = read_record(wheel, f"{dist_info}/RECORD", filename)
     files: dict[str, zipfile.ZipInfo] = {}
     generated: dict[str, tuple[bytes, int]] = {}
     rows: list[list[str]] = []
@@ -126,7 +127,7 @@ def read_layout(wheel: zipfile.ZipFile, filename: str, python_minor: str) -> Whe
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     generated[f"{site}/{dist_info}/RECORD"] = (out.getvalue().encode(), 0o644)
-    return WheelLayout(files, generated, site)
+    return WheelLayout(files, generated, site, dist_info)
 
 
 def _dist_dirs(wheel: zipfile.ZipFile, filename: str) -> tuple[str, str, str]:
@@ -148,7 +149,8 @@ def _dist_dirs(wheel: zipfile.ZipFile, filename: str) -> tuple[str, str, str]:
     return dist_info, f"{stem}.data", stem.rsplit("-", 1)[0]
 
 
-def _read_record(wheel: zipfile.ZipFile, name: str, filename: str) -> dict[str, tuple[str, str]]:
+def read_record(wheel: zipfile.ZipFile, name: str, filename: str) -> dict[str, tuple[str, str]]:
+    """The wheel's `RECORD` (at `name`): member -> (`sha256=<urlsafe b64>` or "", size)."""
     try:
         text = wheel.read(name).decode()
     except KeyError:

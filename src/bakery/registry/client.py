@@ -19,7 +19,12 @@ import httpx
 
 from bakery.errors import ImageReferenceError, RegistryError, RegistryUnreachableError
 from bakery.registry.auth import Credentials, find_credentials
-from bakery.registry.manifests import MANIFEST_MEDIA_TYPES, FetchedManifest, checked_manifest
+from bakery.registry.manifests import (
+    MANIFEST_MEDIA_TYPES,
+    OCI_INDEX,
+    FetchedManifest,
+    checked_manifest,
+)
 from bakery.registry.reference import (
     normalize_registry,
     validate_digest,
@@ -358,6 +363,38 @@ class RegistryClient:
         # The registry must store the bytes as sent: another digest means it stored something else.
         self._transport.check_digest(response, what, digest)
         return digest
+
+    def get_referrers(self, repository: str, digest: str) -> list[dict] | None:
+        """The descriptors the referrers API lists for manifest `digest`, every page; None when
+        the registry has no referrers API (it answers 404: use the tag schema, see `referrers.py`)."""
+        what = f"the referrers of {repository}@{validate_digest(digest)}"
+        url: httpx.URL | str = f"/v2/{validate_repository(repository)}/referrers/{digest}"
+        found: list[dict] = []
+        for _ in range(_MAX_REFERRER_PAGES):
+            response = self._transport.request(
+                "GET",
+                url,
+                what=what,
+                scope=repository_scope(repository, "pull"),
+                ok=(200, 404),
+                headers={"Accept": OCI_INDEX},
+            )
+            if response.status_code == 404:
+                return None
+            found += checked_manifest(
+                self._transport, response, what, digest, (OCI_INDEX,)
+            ).document["manifests"]
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return found
+            url = response.request.url.join(following)
+        raise RegistryError(
+            f"registry {self.registry} lists more than {_MAX_REFERRER_PAGES} pages of referrers "
+            f"of {repository}@{digest}; is its Link header looping?"
+        )
+
+
+_MAX_REFERRER_PAGES = 100
 
 
 def _blob_path(repository: str, digest: str) -> str:
