@@ -11,8 +11,9 @@ import pytest
 
 from bakery.errors import BaseImageError
 from bakery.image.base import BaseImage
-from bakery.image.base_check import BaseCommands, _members, base_search_path, check_base
+from bakery.image.base_check import BaseCommands, base_search_path, check_base
 from bakery.image.base_tree import FileTree
+from bakery.image.layer_stream import tar_members
 from bakery.image.oci import OCI_LAYER_GZIP, Descriptor, ImageManifest
 from bakery.registry.reference import ImageReference
 
@@ -140,7 +141,7 @@ def test_layers_are_read_from_gzip_or_plain_tar():
         tar.addfile(file("bin/bash"), io.BytesIO(b""))
     layer = Descriptor(OCI_LAYER_GZIP, "sha256:" + "0" * 64, 0)
     for data in (raw.getvalue(), gzip.compress(raw.getvalue())):
-        assert [m.name for m in _members(io.BytesIO(data), layer)] == ["bin/bash"]
+        assert [m.name for m in tar_members(io.BytesIO(data), layer)] == ["bin/bash"]
 
 
 def test_the_environments_own_bin_is_not_searched():

@@ -1,4 +1,5 @@
-"""`bakery verify Flow/run`: what each task ran with, against the lock in the run's code package.
+"""`bakery verify Flow/run`: what each task ran with, against the lock in the run's code package;
+`bakery verify --image REF`: every file of a baked image against its lock (`verify_image.py`).
 
 The run is read on the Metaflow side (`metaflow_extensions.bakery.plugins.verify`, in a
 subprocess: the core never imports Metaflow); the comparison is here. A task matches when the
@@ -25,14 +26,27 @@ from .console import make_console
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "verify", help="Check what each task of a finished run ran with against its lockfile."
+        "verify",
+        help="Check what each task of a finished run ran with, or every file of a baked image, "
+        "against the lockfile.",
     )
-    parser.add_argument("run", help="the run's pathspec, e.g. MyFlow/1795630478918496")
+    parser.add_argument("run", nargs="?", help="the run's pathspec, e.g. MyFlow/1795630478918496")
+    parser.add_argument(
+        "--image",
+        metavar="REF",
+        help="instead of a run: check every file of this baked image against the lock",
+    )
     parser.add_argument(
         "--lock",
         type=Path,
         help="compare with this lockfile instead of the one in the run's code package (runs on "
-        "a local datastore keep no code package)",
+        "a local datastore keep no code package); with --image, the lockfile the image was baked "
+        "from (default: the *.bakery.lock here that holds its environment)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="with --image: image cache (default: $BAKERY_CACHE_DIR/image)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
@@ -89,6 +103,14 @@ def read_run(pathspec: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.run is None) == (args.image is None):
+        raise BakeryError(
+            "name a run (`bakery verify Flow/run`) or an image (`bakery verify --image REF`)"
+        )
+    if args.image:
+        from .verify_image import run_image  # the image side needs no Metaflow run
+
+        return run_image(args)
     report = read_run(args.run)
     if args.lock:
         try:

@@ -14,11 +14,9 @@ there is cached per base digest and PATH, so every later bake on that base reads
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import tarfile
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -30,23 +28,14 @@ from ..registry import RegistryClient
 from .base import BaseImage
 from .base_tree import FileTree
 from .gc import mark_used
+from .layer_stream import LAYER_ERRORS, UnreadableLayer, registry_layer, tar_members
 from .layers import Entry, LayerJob, compression_codec, write_atomic
 from .oci import Descriptor
 from .wheel import ENV_ROOT
 
-try:  # ISA-L's inflate: several times faster than zlib's for the base's layers
-    from isal.igzip import IGzipFile as _GzipFile
-    from isal.isal_zlib import error as _InflateError
-except ImportError:  # pragma: no cover - platforms without isal wheels
-    from gzip import GzipFile as _GzipFile
-    from zlib import error as _InflateError
-
 CHECK_VERSION = 1  # part of the cache key: bump when what is recorded changes
 _COMMANDS = re.compile(r"bash|python(\d+(\.\d+)?)?")
 _PYTHON_MINOR = re.compile(r"python\d+\.\d+")
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_READ_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -169,8 +158,8 @@ def read_tree(
             raise _Unreadable(f"layer {layer.digest} is foreign (outside the registry)")
         with _open_layer(base, layer, client, cache_dir, keep_layers) as raw:
             try:
-                tree.apply_layer(_members(raw, layer))
-            except (tarfile.TarError, _InflateError, zlib.error, EOFError, OSError) as e:
+                tree.apply_layer(tar_members(raw, layer))
+            except LAYER_ERRORS as e:
                 raise ImageError(
                     f"layer {layer.digest} of base image {base.pinned} is not a readable tar "
                     f"({e}): the base is broken; push it again or choose another base"
@@ -178,8 +167,7 @@ def read_tree(
     return tree
 
 
-class _Unreadable(Exception):
-    """A layer in a format this Python cannot read (zstd): the base cannot be checked."""
+_Unreadable = UnreadableLayer  # the base cannot be checked
 
 
 @contextmanager
@@ -194,43 +182,5 @@ def _open_layer(
         with open(path, "rb") as file:
             yield file
         return
-    pieces = client.iter_blob(base.reference.repository, layer.digest)
-    try:
-        yield io.BufferedReader(_PiecesReader(pieces), _READ_SIZE)
-    finally:
-        pieces.close()
-
-
-def _members(raw: BinaryIO, layer: Descriptor) -> Iterator[tarfile.TarInfo]:
-    """The layer's tar headers, gzip or plain; reads `raw` to its end (so its digest is checked)."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, _READ_SIZE)
-    head = buffered.peek(4)[:4]
-    if head == _ZSTD_MAGIC or "zstd" in layer.media_type:
-        raise _Unreadable(f"layer {layer.digest} is zstd-compressed")
-    stream = _GzipFile(fileobj=buffered, mode="rb") if head[:2] == _GZIP_MAGIC else buffered
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
-        yield from tar
-    while buffered.read(_READ_SIZE):
-        pass  # past the tar's end-of-archive blocks: the rest must still hash to the digest
-
-
-class _PiecesReader(io.RawIOBase):
-    """A readable stream over an iterator of byte pieces (a blob being downloaded)."""
-
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        self._pieces = pieces
-        self._left = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._left:
-            piece = next(self._pieces, None)
-            if piece is None:
-                return 0
-            self._left = piece
-        size = min(len(buffer), len(self._left))
-        buffer[:size] = self._left[:size]
-        self._left = self._left[size:]
-        return size
+    with registry_layer(client, base.reference.repository, layer.digest) as stream:
+        yield stream
