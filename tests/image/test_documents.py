@@ -17,10 +17,18 @@ from bakery.cli.main import main
 from bakery.image.bake import BakeOptions, bake
 from bakery.image.documents import PROVENANCE_MEDIA_TYPE, SBOM_MEDIA_TYPE
 from bakery.image.inspect import read_sbom
-from bakery.image.oci import OCI_EMPTY, canonical_json
+from bakery.image.oci import (
+    EMPTY_CONFIG,
+    OCI_EMPTY,
+    OCI_MANIFEST,
+    Descriptor,
+    ImageManifest,
+    canonical_json,
+    sha256_digest,
+)
 from bakery.image.sbom import purl_of
 from bakery.registry import RegistryClient
-from bakery.registry.referrers import list_referrers, referrers_tag
+from bakery.registry.referrers import Referrers, add_referrers, list_referrers, referrers_tag
 from tests.fixtures.pretend_registry import Exchange
 
 from .locks import lock
@@ -144,6 +152,47 @@ def test_lost_referrers_are_pushed_again_and_then_checked_in_one_request(base_im
     assert third.up_to_date
     assert [method for method, _ in log.calls] == ["HEAD", "HEAD"]
     assert log.calls[1][1].endswith(f"/manifests/{referrers_tag(first.digest)}")
+
+
+def test_referrers_of_other_tools_stay_in_the_index(base_images, shared_cache):
+    options = BakeOptions(cache_dir=shared_cache, progress=False)
+    repository = f"{base_images.host}/t/foreign"
+    env = lock(("idna==3.10",))
+    first = bake(env, base=base_images.oci, repository=repository, options=options)
+    tag = referrers_tag(first.digest)
+    with RegistryClient(base_images.host) as client:  # as a signing tool would, before Bakery
+        index = client.head_manifest("t/foreign", tag)
+        client._transport.request("DELETE", f"/v2/t/foreign/manifests/{index}", what="x", ok=(202,))
+        signature = b"not really a signature"
+        client.push_blob("t/foreign", sha256_digest(signature), signature)
+        subject = client.get_manifest("t/foreign", first.digest)
+        foreign = ImageManifest(
+            config=Descriptor(OCI_EMPTY, sha256_digest(EMPTY_CONFIG), 2),
+            layers=(
+                Descriptor("application/vnd.example.sig", sha256_digest(signature), len(signature)),
+            ),
+            artifact_type="application/vnd.example.sig",
+            subject=Descriptor(OCI_MANIFEST, first.digest, len(subject.body)),
+        )
+        descriptor = Descriptor(
+            OCI_MANIFEST,
+            foreign.digest,
+            len(foreign.to_bytes()),
+            artifact_type=foreign.artifact_type,
+        )
+        add_referrers(
+            client,
+            "t/foreign",
+            Referrers(first.digest),
+            [(foreign.to_bytes(), descriptor.to_dict())],
+        )
+    again = bake(env, base=base_images.oci, repository=repository, options=options)
+    assert not again.up_to_date
+    with RegistryClient(base_images.host) as client:
+        types = [
+            d["artifactType"] for d in list_referrers(client, "t/foreign", first.digest).descriptors
+        ]
+    assert types == ["application/vnd.example.sig", SBOM_MEDIA_TYPE, PROVENANCE_MEDIA_TYPE]
 
 
 def referrers_api(upstream_url: str):

@@ -16,8 +16,10 @@ import pytest
 
 from bakery.cli.main import main
 from bakery.image.bake import BakeOptions, bake
+from bakery.image.inspect import read_sbom
 from bakery.image.layers import Entry, write_layer
 from bakery.image.oci import OCI_MANIFEST, ImageManifest, canonical_json, config_descriptor
+from bakery.image.sbom import purl_of
 from bakery.lock import Lockfile, write_lock
 from bakery.registry import RegistryClient
 
@@ -102,7 +104,12 @@ def test_an_image_needs_the_lockfile_it_was_baked_from(capsys, baked, tmp_path, 
     assert "--lock FILE" in capsys.readouterr().err
 
 
-def test_a_conda_image_matches_its_lock(capsys, base_images, image_channel, tmp_path):  # noqa: F811
+def test_a_conda_image_matches_its_lock_and_its_sbom_lists_the_conda_packages(
+    capsys,
+    base_images,
+    image_channel,  # noqa: F811
+    tmp_path,
+):
     env = lock_conda(image_channel, {"six": "1.17.0"})
     lockfile = Lockfile(flow="flow.py")
     lockfile.set_step("start", env)
@@ -116,6 +123,11 @@ def test_a_conda_image_matches_its_lock(capsys, base_images, image_channel, tmp_
     )
     assert code == 0 and report["ok"], report
     assert {p["package"].split("==")[0] for p in report["packages"]} >= {"tinylib", "python", "six"}
+    components = {c["name"]: c for c in json.loads(read_sbom(result.reference))["components"]}
+    tinylib = next(p for p in env.packages if p.name == "tinylib")
+    assert components["tinylib"]["purl"] == purl_of(tinylib)
+    assert components["tinylib"]["purl"].startswith("pkg:conda/tinylib@1.0?build=")
+    assert components["tinylib"]["licenses"] == [{"license": {"id": "MIT"}}]  # its index.json
 
 
 class Files:
