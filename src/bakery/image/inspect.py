@@ -150,7 +150,9 @@ def image_manifest(
     """`ref`'s image manifest: itself, or its index's entry for `platform` (default: the remote one)."""
     fetched = client.get_manifest(ref.repository, ref.reference, accept=ACCEPT)
     if fetched.media_type in INDEX_TYPES:
-        entry = select_platform(fetched.document, platform or TargetPlatform.parse(REMOTE_PLATFORM), ref)
+        entry = select_platform(
+            fetched.document, platform or TargetPlatform.parse(REMOTE_PLATFORM), ref
+        )
         fetched = client.get_manifest(ref.repository, entry.digest, accept=ACCEPT)
     return fetched
 

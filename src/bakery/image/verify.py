@@ -37,9 +37,9 @@ from typing import Any
 
 from ..errors import ImageError
 from ..lock.model import LockedEnv
+from ..platforms import TargetPlatform
 from ..registry import RegistryClient, parse_json
 from ..registry.reference import ImageReference
-from ..spec import TargetPlatform
 from .base_check import PythonLinks, base_search_path
 from .base_tree import FileTree, normalize
 from .inspect import image_manifest
