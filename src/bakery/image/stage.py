@@ -89,6 +89,10 @@ class StagedPackage:
         return f"{self.package.name}=={self.package.version}"
 
     @property
+    def label(self) -> str:
+        return f"wheel {self.wheel.name}"
+
+    @property
     def compile_source(self) -> Path:
         """What the bytecode compiler reads the modules from."""
         return self.wheel

@@ -57,6 +57,10 @@ class CondaStaged:
         return f"{self.package.name}=={self.package.version}"
 
     @property
+    def label(self) -> str:
+        return f"conda package {self.package.filename}"
+
+    @property
     def compile_source(self) -> Path:
         return self.prefix
 

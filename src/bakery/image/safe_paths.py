@@ -1,0 +1,93 @@
+"""What a layer may hold: member paths normalized and kept inside the environment's prefix.
+
+A layer is unpacked by container runtimes, registries' scanners and any tool a user points at
+it; some follow `..`, absolute names or symlinks out of where they unpack. So every member name
+of every layer we write (and the link target of every link) passes through these rules, and a
+package whose paths would leave the prefix is refused before anything is pushed:
+
+- a member name is normalized (no `.` or empty segments) and must not be absolute, hold `..`
+  or a NUL byte, or lie outside the prefix;
+- a hard link's target follows the same rules (it names another member);
+- a relative symlink target must resolve, from the link's folder, inside the prefix;
+- an absolute symlink target is kept: it names a path of the image's own root filesystem, which
+  the runtime resolves inside the container (bakery's own `bin/python -> /usr/bin/python3.11`;
+  conda-build keeps links to system paths such as `/usr/...` absolute and makes links into the
+  prefix relative). A link writes nothing itself: what must never happen is a member written
+  *through* a link, which `write_layer` refuses.
+
+Pure: strings in, strings out or `UnsafePathError`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from ..errors import UnsafePathError
+
+ENV_ROOT = "opt/bakery/env"  # the environment's prefix in the image, relative to `/`
+
+# entry point names uv and pip refuse: the environment's own interpreters
+_RESERVED_SCRIPT = re.compile(r"python|pythonw|python3|python3\.\d+")
+
+
+def relative_parts(path: str) -> list[str] | str:
+    """The segments of a relative path without `.` or empty ones, or why it is refused."""
+    if "\x00" in path:
+        return "holds a NUL byte"
+    if path.startswith("/"):
+        return "is absolute"
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        return "climbs out with '..'"
+    if not parts:
+        return "is empty"
+    return parts
+
+
+def checked_relative(path: str, owner: str, action: str) -> str:
+    """`path` (inside a package: a zip member, a RECORD row, a paths.json entry) normalized;
+    raises `UnsafePathError` if it is absolute or climbs out."""
+    parts = relative_parts(path)
+    if isinstance(parts, str):
+        raise UnsafePathError(_message(owner, path, parts, action))
+    return "/".join(parts)
+
+
+def member_name(name: str, *, inside: str, owner: str, action: str) -> str:
+    """A layer member name, normalized, and inside `inside` ("" allows the whole filesystem)."""
+    normalized = checked_relative(name, owner, action)
+    if inside and normalized != inside and not normalized.startswith(inside + "/"):
+        raise UnsafePathError(_message(owner, name, f"lies outside /{inside}", action))
+    return normalized
+
+
+def symlink_target(name: str, target: str, *, inside: str, owner: str, action: str) -> str:
+    """The target of symlink `name` (normalized member name), checked; returned unchanged."""
+    what = f"{name} -> {target}"
+    if "\x00" in target or not target:
+        raise UnsafePathError(_message(owner, what, "has an empty or NUL target", action))
+    if target.startswith("/") or not inside:
+        return target  # absolute: resolved inside the container's root (see module doc)
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    if resolved != inside and not resolved.startswith(inside + "/"):
+        raise UnsafePathError(_message(owner, what, f"points outside /{inside}", action))
+    return target
+
+
+def script_name(name: str, *, owner: str, action: str) -> str:
+    """An entry point's script name: one file name in `bin/`, as uv and rattler require."""
+    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+        why = "is not a single file name in bin/"
+        raise UnsafePathError(_message(owner, f"entry point {name!r}", why, action))
+    if _RESERVED_SCRIPT.fullmatch(name):
+        why = "would replace the environment's Python"
+        raise UnsafePathError(_message(owner, f"entry point {name!r}", why, action))
+    return name
+
+
+def _message(owner: str, path: str, why: str, action: str) -> str:
+    return (
+        f"{owner} holds {path!r}, which {why}: installing it could write outside the "
+        f"environment, so the bake stopped before pushing anything. {action}"
+    )
