@@ -8,6 +8,7 @@ Compression runs in zlib, which releases the GIL, so `build_layers` compresses i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,9 +30,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
-from ..errors import ImageError, UnsafePathError
+from ..errors import ImageError
 from .gc import mark_used
-from .safe_paths import ENV_ROOT, member_name, symlink_target
+from .safe_paths import ENV_ROOT, checked_member, refuse_members_below_symlinks
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 # A cold bake is compression-bound. Levels 1-3 use ISA-L's deflate (python-isal), levels 4-9
@@ -233,54 +234,22 @@ def _parents(name: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-_KINDS = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE)
-
-
-def checked_entry(entry: Entry, *, inside: str, owner: str) -> Entry:
-    """The gate every layer member passes (see `safe_paths`): its name normalized and inside
-    `inside`, a link's target checked, only files, folders and links. Raises `UnsafePathError`."""
-    action = (
-        f"{owner[:1].upper()}{owner[1:]} is broken or malicious: lock another version of it, "
-        "or remove it from the step's requirements."
-    )
-    rules = {"inside": inside, "owner": owner, "action": action}
-    name = member_name(entry.name, **rules)
-    if entry.kind not in _KINDS:
-        raise UnsafePathError(f"{owner} holds {name!r}, a device or fifo: {action}")
-    link = entry.linkname
-    if entry.kind == tarfile.SYMTYPE:
-        link = symlink_target(name, link, **rules)
-    elif entry.kind == tarfile.LNKTYPE:
-        link = member_name(link, **rules)
-    if (name, link) == (entry.name, entry.linkname):
-        return entry
-    return Entry(name, entry.mode, entry.kind, entry.size, entry.open, link)
-
-
 def _checked_entries(
     sources: Sequence[LayerSource], stack: ExitStack, inside: str
 ) -> dict[str, Entry]:
-    """Every source's entries through `checked_entry`, by name, with the folders they need.
-
-    No member may lie below a symlink of the layer: an unpacker would write it wherever the
-    link points."""
+    """Every source's entries through `checked_member`, by name, with the folders they need."""
     entries: dict[str, Entry] = {}
     owners: dict[str, str] = {}
     for source in sources:
         for entry in source.entries(stack):
-            entry = checked_entry(entry, inside=inside, owner=source.label)
-            entries[entry.name] = entry
-            owners[entry.name] = source.label
-    links = {name for name, entry in entries.items() if entry.kind == tarfile.SYMTYPE}
+            name, link = checked_member(
+                entry.name, entry.kind, entry.linkname, inside=inside, owner=source.label
+            )
+            entries[name] = dataclasses.replace(entry, name=name, linkname=link)
+            owners[name] = source.label
+    refuse_members_below_symlinks({n: (e.kind, e.linkname, owners[n]) for n, e in entries.items()})
     for name in list(entries):
         for parent in _parents(name):
-            if parent in links:
-                raise UnsafePathError(
-                    f"{owners[name]} holds {name!r} below the symlink {parent!r} -> "
-                    f"{entries[parent].linkname!r} ({owners[parent]}): unpacking it would write "
-                    "wherever the link points, so the bake stopped before pushing anything. "
-                    "Lock other versions of these packages, or remove one of them."
-                )
             if parent not in entries:
                 entries[parent] = Entry(parent, 0o755, tarfile.DIRTYPE)
     return entries
@@ -297,7 +266,7 @@ def write_layer(
     """Tar and gzip the entries of `sources` into a blob under `dest_dir/sha256/`, named by its
     digest. Entries are sorted by name, and every parent folder gets an entry of its own.
     Every entry must lie inside `inside` ("": anywhere, e.g. a base image's root filesystem);
-    `checked_entry` refuses the rest before a byte of the layer is written.
+    `safe_paths.checked_member` refuses the rest before a byte of the layer is written.
 
     The blob is written to a temporary file and renamed into place, so an interrupted or
     failed build (disk full) leaves nothing that looks like a finished layer.

@@ -13,15 +13,19 @@ package whose paths would leave the prefix is refused before anything is pushed:
   the runtime resolves inside the container (bakery's own `bin/python -> /usr/bin/python3.11`;
   conda-build keeps links to system paths such as `/usr/...` absolute and makes links into the
   prefix relative). A link writes nothing itself: what must never happen is a member written
-  *through* a link, which `write_layer` refuses.
+  *through* a link, which `refuse_members_below_symlinks` refuses;
+- only files, folders and links: no devices or fifos.
 
-Pure: strings in, strings out or `UnsafePathError`.
+`checked_member` is the gate every layer member passes (`layers.write_layer`). Pure: strings in,
+strings out or `UnsafePathError`.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+import tarfile
+from collections.abc import Mapping
 
 from ..errors import UnsafePathError
 
@@ -73,6 +77,45 @@ def symlink_target(name: str, target: str, *, inside: str, owner: str, action: s
     if resolved != inside and not resolved.startswith(inside + "/"):
         raise UnsafePathError(_message(owner, what, f"points outside /{inside}", action))
     return target
+
+
+_KINDS = (tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE)
+
+
+def checked_member(
+    name: str, kind: bytes, linkname: str, *, inside: str, owner: str
+) -> tuple[str, str]:
+    """A layer member's (name, link target), checked and normalized: see the module doc.
+    `owner` names what holds it (`wheel demo-1.0-py3-none-any.whl`) in the error."""
+    action = (
+        f"{owner[:1].upper()}{owner[1:]} is broken or malicious: lock another version of it, "
+        "or remove it from the step's requirements."
+    )
+    name = member_name(name, inside=inside, owner=owner, action=action)
+    if kind not in _KINDS:
+        raise UnsafePathError(_message(owner, name, "is a device or fifo", action))
+    if kind == tarfile.SYMTYPE:
+        linkname = symlink_target(name, linkname, inside=inside, owner=owner, action=action)
+    elif kind == tarfile.LNKTYPE:
+        linkname = member_name(linkname, inside=inside, owner=owner, action=action)
+    return name, linkname
+
+
+def refuse_members_below_symlinks(members: Mapping[str, tuple[bytes, str, str]]) -> None:
+    """No member of a layer (name -> (kind, link target, owner)) may lie below one of its
+    symlinks: an unpacker would write it wherever the link points."""
+    links = {name for name, (kind, _, _) in members.items() if kind == tarfile.SYMTYPE}
+    for name, (_, _, owner) in members.items() if links else ():
+        parts = name.split("/")
+        for parent in ("/".join(parts[:i]) for i in range(1, len(parts))):
+            if parent in links:
+                _, target, link_owner = members[parent]
+                raise UnsafePathError(
+                    f"{owner} holds {name!r} below the symlink {parent!r} -> {target!r} "
+                    f"({link_owner}): unpacking it would write wherever the link points, so the "
+                    "bake stopped before pushing anything. Lock other versions of these "
+                    "packages, or remove one of them."
+                )
 
 
 def script_name(name: str, *, owner: str, action: str) -> str:
