@@ -114,11 +114,12 @@ class ArtifactStore:
                     f"({e.strerror or e}): delete it, then run again"
                 ) from None
             return False
-        if time.time() - st.st_ctime >= _STAMP_MIN_AGE_S:
-            try:
-                stamp.write_text(json.dumps(_signature(st)))
-            except OSError:
-                pass  # a read-only store: hashed again next time
+        # the stamp also marks the folder used, for image gc; a null one only does that
+        signature = _signature(st) if time.time() - st.st_ctime >= _STAMP_MIN_AGE_S else None
+        try:
+            stamp.write_text(json.dumps(signature))
+        except OSError:
+            pass  # a read-only store: hashed again next time
         return True
 
 

@@ -40,10 +40,10 @@ def relative_parts(path: str) -> list[str] | str:
     if "\x00" in path:
         return "holds a NUL byte"
     if path.startswith("/"):
-        return "is absolute"
+        return "is absolute, so it would land outside the environment"
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if ".." in parts:
-        return "climbs out with '..'"
+        return "climbs out with '..', so it could land outside the environment"
     if not parts:
         return "is empty"
     return parts
@@ -54,7 +54,7 @@ def checked_relative(path: str, owner: str, action: str) -> str:
     raises `UnsafePathError` if it is absolute or climbs out."""
     parts = relative_parts(path)
     if isinstance(parts, str):
-        raise UnsafePathError(_message(owner, path, parts, action))
+        raise UnsafePathError(_message(owner, repr(path), parts, action))
     return "/".join(parts)
 
 
@@ -62,20 +62,22 @@ def member_name(name: str, *, inside: str, owner: str, action: str) -> str:
     """A layer member name, normalized, and inside `inside` ("" allows the whole filesystem)."""
     normalized = checked_relative(name, owner, action)
     if inside and normalized != inside and not normalized.startswith(inside + "/"):
-        raise UnsafePathError(_message(owner, name, f"lies outside /{inside}", action))
+        why = f"lies outside /{inside}, the environment"
+        raise UnsafePathError(_message(owner, repr(name), why, action))
     return normalized
 
 
 def symlink_target(name: str, target: str, *, inside: str, owner: str, action: str) -> str:
     """The target of symlink `name` (normalized member name), checked; returned unchanged."""
-    what = f"{name} -> {target}"
+    what = f"the symlink {name!r} -> {target!r}"
     if "\x00" in target or not target:
         raise UnsafePathError(_message(owner, what, "has an empty or NUL target", action))
     if target.startswith("/") or not inside:
         return target  # absolute: resolved inside the container's root (see module doc)
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
     if resolved != inside and not resolved.startswith(inside + "/"):
-        raise UnsafePathError(_message(owner, what, f"points outside /{inside}", action))
+        why = f"points outside /{inside}, the environment"
+        raise UnsafePathError(_message(owner, what, why, action))
     return target
 
 
@@ -93,7 +95,7 @@ def checked_member(
     )
     name = member_name(name, inside=inside, owner=owner, action=action)
     if kind not in _KINDS:
-        raise UnsafePathError(_message(owner, name, "is a device or fifo", action))
+        raise UnsafePathError(_message(owner, repr(name), "is a device or fifo", action))
     if kind == tarfile.SYMTYPE:
         linkname = symlink_target(name, linkname, inside=inside, owner=owner, action=action)
     elif kind == tarfile.LNKTYPE:
@@ -121,16 +123,13 @@ def refuse_members_below_symlinks(members: Mapping[str, tuple[bytes, str, str]])
 def script_name(name: str, *, owner: str, action: str) -> str:
     """An entry point's script name: one file name in `bin/`, as uv and rattler require."""
     if not name or "/" in name or "\x00" in name or name in (".", ".."):
-        why = "is not a single file name in bin/"
-        raise UnsafePathError(_message(owner, f"entry point {name!r}", why, action))
+        why = "is not a single file name in bin/, so its script could land anywhere"
+        raise UnsafePathError(_message(owner, f"the entry point {name!r}", why, action))
     if _RESERVED_SCRIPT.fullmatch(name):
         why = "would replace the environment's Python"
-        raise UnsafePathError(_message(owner, f"entry point {name!r}", why, action))
+        raise UnsafePathError(_message(owner, f"the entry point {name!r}", why, action))
     return name
 
 
-def _message(owner: str, path: str, why: str, action: str) -> str:
-    return (
-        f"{owner} holds {path!r}, which {why}: installing it could write outside the "
-        f"environment, so the bake stopped before pushing anything. {action}"
-    )
+def _message(owner: str, what: str, why: str, action: str) -> str:
+    return f"{owner} holds {what}, which {why}; the bake stopped before pushing anything. {action}"
