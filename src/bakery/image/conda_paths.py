@@ -5,7 +5,7 @@ paths.json, `info/files`) to `<prefix>/<path>`. A path that climbs out with `..`
 outside the prefix, onto this machine, and an absolute one aborts the whole process (rattler
 panics); so the paths are read from the archive, after its sha256 is checked against the lock,
 and the package is refused (`UnsafePathError`) before anything is linked. Symlinks a package
-links are checked where they enter a layer (`layers.checked_entry`).
+links are checked where they enter a layer (`safe_paths.checked_member`).
 """
 
 from __future__ import annotations
