@@ -160,3 +160,19 @@ def test_build_layers_refuses_before_caching_anything(tmp_path):
     with pytest.raises(UnsafePathError):
         build_layers([LayerJob("k", (evil,), ("x==1",))], cache)
     assert cache.get("k") is None
+
+
+def test_a_conda_file_read_through_a_symlinked_folder_is_refused(tmp_path):
+    from bakery.image.stage_conda import CondaStaged
+    from bakery.lock.model import LockedPackage
+
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "secret").write_text("this machine's file\n")
+    prefix = tmp_path / "prefix"
+    prefix.mkdir()
+    (prefix / "lib").symlink_to(outside)
+    package = LockedPackage("conda", "evil", "1.0", "file:///x", "0" * 64, "evil-1.0-0.tar.bz2")
+    staged = CondaStaged(package, "k", prefix, ("lib/secret",), "evil.json", b"{}", 1, None)
+    with ExitStack() as stack, pytest.raises(UnsafePathError, match="symlink out of it"):
+        list(staged.entries(stack))
