@@ -63,7 +63,7 @@ def pip_rootfs() -> Path:
 
 def push_base(host: str, rootfs: Path, repository: str, tag: str, scratch: Path) -> str:
     """Push `rootfs` as a one-layer OCI image; return `host/repository:tag`."""
-    layer = write_layer([Tree(rootfs, ".")], scratch)
+    layer = write_layer([Tree(rootfs, ".")], scratch, inside="")  # a whole root filesystem
     with RegistryClient(host) as client:
         _push_image(client, repository, tag, layer, OCI_LAYER, OCI_CONFIG, OCI_MANIFEST)
     return f"{host}/{repository}:{tag}"

@@ -18,7 +18,8 @@ and says what to do next. The hierarchy::
     ├── ImageError                  baking an image failed
     │   ├── ImageReferenceError     an image reference is malformed
     │   ├── PlatformNotFoundError   a manifest list has no image for the target platform
-    │   └── BaseImageError          the base image lacks what tasks need (bash, the Python)
+    │   ├── BaseImageError          the base image lacks what tasks need (bash, the Python)
+    │   └── UnsafePathError         a package would write outside the environment's prefix
     ├── RegistryError               the registry answered with an error
     │   ├── RegistryUnreachableError  the registry cannot be reached at all
     │   ├── RegistryAuthError       the registry refused the credentials (401/403)
@@ -121,6 +122,10 @@ class PlatformNotFoundError(ImageError):
 
 class BaseImageError(ImageError):
     """Raised when a base image lacks what tasks in a baked image need (bash, the env's Python)."""
+
+
+class UnsafePathError(ImageError):
+    """Raised when a package holds a path (file, link, script name) that leaves the image's prefix."""
 
 
 class RegistryError(BakeryError):

@@ -8,9 +8,11 @@ downloaded once per machine whatever needs it next.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,8 +37,21 @@ def fetch_pypi(
         return {p.sha256: path for p, path in zip(packages, fetched, strict=True)}
 
 
+# A stamp is written only for a file last changed this long before it was hashed: a change in
+# the same clock tick as the stamped one would leave ctime as it was.
+_STAMP_MIN_AGE_S = 2.0
+
+
 class ArtifactStore:
-    """Verified artifacts by content: `<root>/<sha256>/<filename>`, written all or nothing."""
+    """Verified artifacts by content: `<root>/<sha256>/<filename>`, written all or nothing.
+
+    A stored file is checked against the lock's sha256 each time it is taken from the store: a
+    damaged, truncated or replaced file is deleted and fetched again. Hashing a large
+    environment's wheels takes seconds, so each check leaves a stamp beside the file (its size,
+    inode, mtime and ctime): while the file's stat still matches its stamp, it has not been
+    written since it was hashed (a write, truncation, chmod or rename over it moves ctime, and
+    no process can set ctime back), and it is not hashed again.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -47,32 +62,99 @@ class ArtifactStore:
     def fetch_all(
         self, packages: Sequence[LockedPackage], *, indexes: IndexConfig | None = None
     ) -> dict[str, Path]:
-        """sha256 -> the stored file of each package, fetching those not stored yet."""
-        missing = []
-        for package in packages:
-            try:
-                os.utime(self.path(package))  # used now: image gc keeps it
-            except FileNotFoundError:
-                missing.append(package)
-        if missing:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.root) as tmp:
-                fetched = fetch_pypi(missing, Path(tmp), indexes=indexes)
-                for package in missing:
-                    final = self.path(package)
-                    final.parent.mkdir(exist_ok=True)
-                    os.replace(fetched[package.sha256], final)
+        """sha256 -> the stored file of each package, checked; fetching those not stored yet
+        (or damaged)."""
+        self.fetch(self.unusable(packages), indexes=indexes)
         return {p.sha256: self.path(p) for p in packages}
+
+    def unusable(self, packages: Sequence[LockedPackage]) -> list[LockedPackage]:
+        """The packages to fetch: not stored, or stored but failing the lock's sha256 (those
+        files are deleted). The others are marked used, for image gc."""
+        stored = [p for p in packages if self.path(p).is_file()]
+        with ThreadPoolExecutor(max_workers=min(8, len(stored) or 1)) as pool:
+            good = {
+                p.sha256 for p, ok in zip(stored, pool.map(self._check, stored), strict=True) if ok
+            }
+        return [p for p in packages if p.sha256 not in good]
+
+    def fetch(
+        self, packages: Sequence[LockedPackage], *, indexes: IndexConfig | None = None
+    ) -> None:
+        """Download `packages` into the store, each checked against the lock's sha256."""
+        if not packages:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.root) as tmp:
+            fetched = fetch_pypi(packages, Path(tmp), indexes=indexes)
+            for package in packages:
+                final = self.path(package)
+                final.parent.mkdir(exist_ok=True)
+                os.replace(fetched[package.sha256], final)
+
+    def _stamp(self, package: LockedPackage) -> Path:
+        return self.root / package.sha256 / f".{package.filename}.checked"
+
+    def _check(self, package: LockedPackage) -> bool:
+        """Whether the stored file of `package` matches the lock; a damaged one is deleted."""
+        path, stamp = self.path(package), self._stamp(package)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        if _read_stamp(stamp) == _signature(st):
+            _touch(stamp)  # used now: image gc keeps the folder
+            return True
+        if file_sha256(path) != package.sha256:
+            try:  # damaged, truncated or replaced: fetched again
+                path.unlink(missing_ok=True)
+                stamp.unlink(missing_ok=True)
+            except OSError as e:
+                raise FetchError(
+                    f"{path} does not match the sha256 in the lock and cannot be deleted "
+                    f"({e.strerror or e}): delete it, then run again"
+                ) from None
+            return False
+        # the stamp also marks the folder used, for image gc; a null one only does that
+        signature = _signature(st) if time.time() - st.st_ctime >= _STAMP_MIN_AGE_S else None
+        try:
+            stamp.write_text(json.dumps(signature))
+        except OSError:
+            pass  # a read-only store: hashed again next time
+        return True
+
+
+def _read_stamp(stamp: Path) -> object:
+    try:
+        return json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _signature(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks (hashlib releases the GIL meanwhile)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str, what: str) -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != expected:
+    actual = file_sha256(path)
+    if actual != expected:
         raise FetchError(
-            f"{what} does not match the sha256 in the lockfile (got {digest.hexdigest()[:16]}…): "
+            f"{what} does not match the sha256 in the lockfile (got {actual[:16]}…): "
             "the file was altered or truncated on its way here; delete it where it is stored and run again"
         )
 
@@ -86,18 +168,27 @@ def _fetch(
     """Download one artifact by its lock URL; if that fails (a lock made on a machine with
     another mirror), look the same file up on the configured indexes. sha256-checked."""
     target = dest / package.filename
+    url = package.url
     try:
-        _download(package.url, target, auth)
+        _download(url, target, auth)
     except Exception as first:  # noqa: BLE001 - every transport error is handled alike
-        mirror = _find_on_indexes(package, indexes, auth) if indexes else None
-        if mirror is None:
+        url = _find_on_indexes(package, indexes, auth) if indexes else None
+        if url is None:
             raise FetchError(
                 f"cannot download {package.filename} from {redact(package.url)} "
                 f"({first}), and the configured indexes do not have it either: check the network "
                 "or PIP_INDEX_URL / PIP_EXTRA_INDEX_URL"
             ) from None
-        _download(mirror, target, auth)
-    verify_sha256(target, package.sha256, package.filename)
+        _download(url, target, auth)
+    actual = file_sha256(target)
+    if actual != package.sha256:
+        raise FetchError(
+            f"{package.name} {package.version}: {package.filename} downloaded from "
+            f"{redact(url)} has sha256 {actual[:16]}…, but the lock says "
+            f"{package.sha256[:16]}…: the published file differs from the one that was locked "
+            "(replaced on the index, or altered on the way by a proxy). Find out why; re-lock "
+            "(`bakery lock`) only if you trust the file published now."
+        )
     return target
 
 

@@ -111,7 +111,9 @@ def _push_image(client, repo, tag, layer, layer_type, config_type, manifest_type
 @pytest.fixture(scope="session")
 def base_images(image_registry, tmp_path_factory) -> BaseImages:
     """The Debian+Python base, pushed as `base/debian:oci`, `:index` and `:docker`."""
-    layer = write_layer([Tree(debian_rootfs(), ".")], tmp_path_factory.mktemp("base-layer"))
+    layer = write_layer(
+        [Tree(debian_rootfs(), ".")], tmp_path_factory.mktemp("base-layer"), inside=""
+    )
     oci_layer = "application/vnd.oci.image.layer.v1.tar+gzip"
     docker_layer = "application/vnd.docker.image.rootfs.diff.tar.gzip"
     with RegistryClient(image_registry) as client:

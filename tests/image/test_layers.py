@@ -29,14 +29,16 @@ def make_tree(root: Path) -> Path:
 
 def test_same_tree_gives_same_digest_whatever_the_mtimes(tmp_path):
     tree = make_tree(tmp_path / "a")
-    first = write_layer([Tree(tree, "opt/env")], tmp_path / "out1")
+    first = write_layer([Tree(tree, "opt/env")], tmp_path / "out1", inside="opt/env")
     os.utime(tree / "pkg" / "__init__.py", (1, 1))
-    second = write_layer([Tree(tree, "opt/env")], tmp_path / "out2")
+    second = write_layer([Tree(tree, "opt/env")], tmp_path / "out2", inside="opt/env")
     assert (first.digest, first.diff_id) == (second.digest, second.diff_id)
 
 
 def test_digests_hash_the_blob_and_the_tar(tmp_path):
-    layer = write_layer([Tree(make_tree(tmp_path / "a"), "opt/env")], tmp_path / "out")
+    layer = write_layer(
+        [Tree(make_tree(tmp_path / "a"), "opt/env")], tmp_path / "out", inside="opt/env"
+    )
     blob = layer.path.read_bytes()
     assert layer.digest == "sha256:" + hashlib.sha256(blob).hexdigest()
     assert layer.diff_id == "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
@@ -44,13 +46,15 @@ def test_digests_hash_the_blob_and_the_tar(tmp_path):
 
 
 def test_gzip_header_has_no_name_and_no_mtime(tmp_path):
-    layer = write_layer([Tree(make_tree(tmp_path / "a"), "x")], tmp_path / "out")
+    layer = write_layer([Tree(make_tree(tmp_path / "a"), "x")], tmp_path / "out", inside="x")
     header = layer.path.read_bytes()[:10]
     assert header[3] == 0 and header[4:8] == b"\0\0\0\0"
 
 
 def test_entries_are_sorted_normalized_and_include_parents(tmp_path):
-    layer = write_layer([Tree(make_tree(tmp_path / "a"), "opt/env")], tmp_path / "out")
+    layer = write_layer(
+        [Tree(make_tree(tmp_path / "a"), "opt/env")], tmp_path / "out", inside="opt/env"
+    )
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.path.read_bytes()))) as tar:
         members = tar.getmembers()
     names = [m.name for m in members]
@@ -67,9 +71,9 @@ def test_entries_are_sorted_normalized_and_include_parents(tmp_path):
 def test_cached_layer_is_not_rebuilt(tmp_path):
     cache = LayerCache(tmp_path / "cache")
     job = LayerJob("k1", (Tree(make_tree(tmp_path / "a"), "opt"),), ("a==1",))
-    (first,), built = build_layers([job], cache)
+    (first,), built = build_layers([job], cache, inside="opt")
     assert built == 1 and first.packages == ("a==1",)
-    (again,), built = build_layers([job], cache)
+    (again,), built = build_layers([job], cache, inside="opt")
     assert built == 0 and again == first
 
 
@@ -87,6 +91,6 @@ def test_full_disk_raises_image_error_and_leaves_no_partial_blob(tmp_path, monke
     (tmp_path / "a" / "big").write_bytes(os.urandom(100_000))
     job = LayerJob("k1", (Tree(tmp_path / "a", "opt"),), ("big==1",))
     with pytest.raises(ImageError, match="No space left on device.*BAKERY_CACHE_DIR"):
-        build_layers([job], cache)
+        build_layers([job], cache, inside="opt")
     assert list((tmp_path / "cache" / "blobs" / "sha256").iterdir()) == []
     assert cache.get("k1") is None

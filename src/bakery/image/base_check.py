@@ -133,6 +133,10 @@ class PythonLinks:
     interpreter: str  # where the base's PATH finds pythonX.Y, e.g. /usr/local/bin/python3.11
     bytecode: None = None  # nothing to compile: a bake waits on no one to build this layer
 
+    @property
+    def label(self) -> str:
+        return f"the links to the base's {self.interpreter}"
+
     def entries(self, stack: ExitStack) -> Iterator[Entry]:
         for name in ("python", "python3"):
             path = f"{ENV_ROOT}/bin/{name}"

@@ -21,6 +21,7 @@ _KINDS = {
     "wheels": "wheel",
     "bytecode": "bytecode",
     "conda": "conda prefix",
+    "conda-packages": "conda package",
     "layers": "layer record",
     "pushed": "push record",
     "base-commands": "base check",

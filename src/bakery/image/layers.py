@@ -8,6 +8,7 @@ Compression runs in zlib, which releases the GIL, so `build_layers` compresses i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -31,6 +32,7 @@ from typing import BinaryIO, Protocol
 
 from ..errors import ImageError
 from .gc import mark_used
+from .safe_paths import ENV_ROOT, checked_member, refuse_members_below_symlinks
 
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 # A cold bake is compression-bound. Levels 1-3 use ISA-L's deflate (python-isal), levels 4-9
@@ -86,7 +88,11 @@ def bytecode_entries(stack: ExitStack, path: Path | None) -> Iterator[Entry]:
 
 
 class LayerSource(Protocol):
-    """Anything that lists layer entries; files it opens are closed by `stack`."""
+    """Anything that lists layer entries; files it opens are closed by `stack`. `label` names
+    it in errors (the package, with its file)."""
+
+    @property
+    def label(self) -> str: ...
 
     def entries(self, stack: ExitStack) -> Iterable[Entry]: ...
 
@@ -97,6 +103,10 @@ class Tree:
 
     source: Path
     prefix: str
+
+    @property
+    def label(self) -> str:
+        return f"folder {self.source}"
 
     def entries(self, stack: ExitStack) -> Iterator[Entry]:
         prefix = PurePosixPath(self.prefix)
@@ -224,15 +234,39 @@ def _parents(name: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
+def _checked_entries(
+    sources: Sequence[LayerSource], stack: ExitStack, inside: str
+) -> dict[str, Entry]:
+    """Every source's entries through `checked_member`, by name, with the folders they need."""
+    entries: dict[str, Entry] = {}
+    owners: dict[str, str] = {}
+    for source in sources:
+        for entry in source.entries(stack):
+            name, link = checked_member(
+                entry.name, entry.kind, entry.linkname, inside=inside, owner=source.label
+            )
+            entries[name] = dataclasses.replace(entry, name=name, linkname=link)
+            owners[name] = source.label
+    refuse_members_below_symlinks({n: (e.kind, e.linkname, owners[n]) for n, e in entries.items()})
+    for name in list(entries):
+        for parent in _parents(name):
+            if parent not in entries:
+                entries[parent] = Entry(parent, 0o755, tarfile.DIRTYPE)
+    return entries
+
+
 def write_layer(
     sources: Sequence[LayerSource],
     dest_dir: Path,
     *,
     level: int = DEFAULT_COMPRESSION_LEVEL,
     on_bytes: Callable[[int], None] | None = None,
+    inside: str = ENV_ROOT,
 ) -> Layer:
     """Tar and gzip the entries of `sources` into a blob under `dest_dir/sha256/`, named by its
     digest. Entries are sorted by name, and every parent folder gets an entry of its own.
+    Every entry must lie inside `inside` ("": anywhere, e.g. a base image's root filesystem);
+    `safe_paths.checked_member` refuses the rest before a byte of the layer is written.
 
     The blob is written to a temporary file and renamed into place, so an interrupted or
     failed build (disk full) leaves nothing that looks like a finished layer.
@@ -242,11 +276,7 @@ def write_layer(
     fd, tmp = tempfile.mkstemp(prefix=".layer-", dir=blobs)
     try:
         with ExitStack() as stack, os.fdopen(fd, "wb") as out:
-            entries = {entry.name: entry for source in sources for entry in source.entries(stack)}
-            for name in list(entries):
-                for parent in _parents(name):
-                    if parent not in entries:
-                        entries[parent] = Entry(parent, 0o755, tarfile.DIRTYPE)
+            entries = _checked_entries(sources, stack, inside)
             sink = _HashingGzipWriter(out, level, on_bytes)
             with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
                 for name in sorted(entries):
@@ -323,12 +353,14 @@ def build_layers(
     on_bytes: Callable[[LayerJob, int], None] | None = None,
     before_build: Callable[[LayerJob], None] | None = None,
     build_order: Callable[[LayerJob], int] | None = None,
+    inside: str = ENV_ROOT,
 ) -> tuple[list[Layer], int]:
     """Build (or take from `cache`) one layer per job; returns (layers in job order, number built).
 
     Missing layers are compressed in parallel threads, started in `build_order` (default: job
     order); `before_build` runs first in the building thread (to wait for inputs still being
-    made), `on_bytes` as tar bytes are compressed. A full disk raises `ImageError`.
+    made), `on_bytes` as tar bytes are compressed. A full disk raises `ImageError`, a member
+    outside `inside` `UnsafePathError` (see `write_layer`).
     """
     found = {job.key: cache.get(job.key) for job in jobs}
     todo = [job for job in jobs if found[job.key] is None]
@@ -340,7 +372,9 @@ def build_layers(
             before_build(job)
         try:
             count = (lambda n: on_bytes(job, n)) if on_bytes else None
-            layer = write_layer(job.sources, cache.blobs, level=level, on_bytes=count)
+            layer = write_layer(
+                job.sources, cache.blobs, level=level, on_bytes=count, inside=inside
+            )
         except OSError as e:
             raise ImageError(
                 f"could not write the layer for {', '.join(job.packages) or job.key} in "

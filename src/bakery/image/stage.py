@@ -2,8 +2,9 @@
 
 (Conda packages are linked by rattler into a staging prefix: see `stage_conda.py`.)
 
-Each locked wheel is fetched once into a content-addressed store (`wheels/<sha256>/`, checked
-against the lock) and checked against the image's Python and platform. Its layer entries are
+Each locked wheel is fetched once into a content-addressed store (`wheels/<sha256>/`), checked
+against the lock's sha256 each time a bake takes it from there (a damaged one is fetched again),
+and checked against the image's Python and platform. Its layer entries are
 then read straight from the wheel (see `wheel.py`): nothing is unpacked on disk. Bytecode is
 compiled by a host interpreter of the image's Python minor, straight from the wheels, into one
 zip of unchecked-hash `.pyc` files per package (`bytecode/<key>.zip`), in the background: a
@@ -91,6 +92,10 @@ class StagedPackage:
         return f"{self.package.name}=={self.package.version}"
 
     @property
+    def label(self) -> str:
+        return f"wheel {self.wheel.name}"
+
+    @property
     def compile_source(self) -> Path:
         """What the bytecode compiler reads the modules from."""
         return self.wheel
@@ -162,9 +167,10 @@ def stage_env(
     python = find_python(env.python)
     notes = [] if python else [f"no Python {env.python} on this machine: bytecode not compiled"]
     store = ArtifactStore(cache_dir / "wheels")
-    fetching = [p for p in pypi if not store.path(p).is_file()]
+    fetching = store.unusable(pypi)  # every stored wheel checked against the lock's sha256
     with progress.fetching(len(fetching)) if progress and fetching else nullcontext():
-        wheels = store.fetch_all(pypi)
+        store.fetch(fetching)
+    wheels = {p.sha256: store.path(p) for p in pypi}
     platform = env.spec.platform.uv_platform
     # each staged package, with how to list its modules to compile
     candidates: list[tuple[Staged, Callable[[], list[tuple[str, str]]]]] = [

@@ -3,11 +3,13 @@
 rattler installs the environment's conda packages (all of them, offline from the lock's
 records, for the image's platform) into a staging prefix in the cache, writing
 `/opt/bakery/env` into every file that embeds its prefix (`alternative_target_prefix`): the
-staged files are exactly what the image needs, wherever the cache is. Each package's files are
-read from its `conda-meta/*.json` record, so each package can be (part of) a layer of its own,
-keyed by its sha256, the platform and the Python minor (noarch Python packages land in that
-Python's site-packages). The records are kept in the image, without the fields that name this
-machine's paths, so `conda list`-style tools work there.
+staged files are exactly what the image needs, wherever the cache is. It links them from the
+archives in `conda-packages/`, each checked against the lock's sha256 (a damaged one is
+downloaded again) and refused if a path it installs leaves the prefix (`conda_paths`). Each
+package's files are read from its `conda-meta/*.json` record, so each package can be (part of)
+a layer of its own, keyed by its sha256, the platform and the Python minor (noarch Python
+packages land in that Python's site-packages). The records are kept in the image, without the
+fields that name this machine's paths, so `conda list`-style tools work there.
 
 Bytecode for the packages' modules in site-packages is compiled like a wheel's (unchecked-hash,
 recording image paths), replacing any timestamp-based `.pyc` a package ships: a layer's
@@ -26,9 +28,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..envs.conda_install import install_conda
-from ..errors import ImageError
+from ..envs.conda_install import download_conda_packages, install_conda
+from ..errors import ImageError, UnsafePathError
 from ..lock.model import LockedEnv, LockedPackage
+from .conda_paths import check_archive_paths
 from .gc import mark_used
 from .layers import Entry, bytecode_entries, disk_entry
 from .licenses import conda_licenses
@@ -59,6 +62,10 @@ class CondaStaged:
         return f"{self.package.name}=={self.package.version}"
 
     @property
+    def label(self) -> str:
+        return f"conda package {self.package.filename}"
+
+    @property
     def compile_source(self) -> Path:
         return self.prefix
 
@@ -75,8 +82,16 @@ class CondaStaged:
         ]
 
     def entries(self, stack: ExitStack) -> Iterator[Entry]:
+        folder_inside = _FolderCheck(self.prefix)
         for rel in self.files:
             path = self.prefix / rel
+            if not folder_inside(os.path.dirname(rel)):
+                raise UnsafePathError(
+                    f"{self.label} lists {rel!r}, whose folder in the staging prefix "
+                    f"{self.prefix} is a symlink out of it: the bake stopped before pushing "
+                    f"anything. Lock other versions of {self.package.name} and the package "
+                    "that links that folder, or remove one of them."
+                )
             try:
                 entry = disk_entry(f"{ENV_ROOT}/{rel}", str(path), path.lstat())
             except FileNotFoundError:
@@ -85,6 +100,22 @@ class CondaStaged:
                 yield entry
         yield Entry.from_bytes(f"{ENV_ROOT}/conda-meta/{self.record_name}", self.record)
         yield from bytecode_entries(stack, self.bytecode)
+
+
+class _FolderCheck:
+    """Whether a folder of the staging prefix really is inside it (no symlink on the way out):
+    a file read through such a folder would be a file of this machine. Cached per folder."""
+
+    def __init__(self, prefix: Path) -> None:
+        self._prefix = prefix
+        self._real = os.path.realpath(prefix)
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, folder: str) -> bool:
+        if folder not in self._known:
+            real = os.path.realpath(self._prefix / folder)
+            self._known[folder] = real == self._real or real.startswith(self._real + os.sep)
+        return self._known[folder]
 
 
 def conda_key(package: LockedPackage, env: LockedEnv, compiled: bool) -> str:
@@ -141,7 +172,14 @@ def _staged_prefix(env: LockedEnv, cache_dir: Path) -> Path:
     shutil.rmtree(build, ignore_errors=True)
     only_conda = dataclasses.replace(env, packages=tuple(conda))
     try:
-        install_conda(only_conda, build, alternative_prefix="/" + ENV_ROOT)
+        # archives checked against the lock's sha256 (a damaged one is downloaded again), and
+        # their paths checked, before rattler links anything from them
+        archives = cache_dir / "conda-packages"
+        for package, archive in zip(
+            conda, download_conda_packages(only_conda, archives), strict=True
+        ):
+            check_archive_paths(package, archive)
+        install_conda(only_conda, build, package_dir=archives, alternative_prefix="/" + ENV_ROOT)
         (build / _MARKER).touch()
         try:
             os.replace(build, prefix)

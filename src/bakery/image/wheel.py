@@ -10,6 +10,11 @@ fixed scheme, the image's environment under `/opt/bakery/env`:
 - `INSTALLER` says `bakery`, and `RECORD` lists every installed file, with the wheel's own hashes
   for the files copied as they are (the wheel itself is checked against the lock's sha256).
 
+A wheel whose member names, RECORD rows or script names are absolute, climb out with `..` or
+are not plain file names is refused (`UnsafePathError`, see `safe_paths`), as uv refuses to
+install it. A zip member marked as a symlink is installed as a file holding the link's text,
+as pip and uv do: the wheel spec has no links.
+
 Nothing is extracted: each entry reads its bytes from the wheel when the layer is written.
 pypa/installer implements the same spec, but writes through a destination that is handed a
 stream without its size, so a tar writer would have to inflate every file twice; the
@@ -31,8 +36,8 @@ from dataclasses import dataclass
 
 from ..errors import ImageError
 from .layers import Entry, zip_member_entry
+from .safe_paths import ENV_ROOT, checked_relative, script_name
 
-ENV_ROOT = "opt/bakery/env"
 _SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
 _SCRIPT = """\
 # -*- coding: utf-8 -*-
@@ -88,6 +93,8 @@ class WheelLayout:
 
 def read_layout(wheel: zipfile.ZipFile, filename: str, python_minor: str) -> WheelLayout:
     """How the wheel `filename` (open as `wheel`) installs for CPython `python_minor`."""
+    owner, action = f"wheel {filename}", _action(filename)
+    names = {i.filename: checked_relative(i.filename, owner, action) for i in wheel.infolist()}
     dist_info, data_dir, dist = _dist_dirs(wheel, filename)
     site = site_packages_dir(python_minor)
     homes = {
@@ -102,11 +109,11 @@ def read_layout(wheel: zipfile.ZipFile, filename: str, python_minor: str) -> Whe
     generated: dict[str, tuple[bytes, int]] = {}
     rows: list[list[str]] = []
     for info in wheel.infolist():
-        name = info.filename
+        name = names[info.filename]
         if info.is_dir() or name == f"{dist_info}/RECORD" or "__pycache__" in name.split("/"):
             continue
         scheme, rel = _scheme_of(name, data_dir, filename)
-        path = _inside(homes[scheme], rel, filename)
+        path = f"{homes[scheme]}/{rel}"  # `rel` is normalized and relative: inside its home
         if scheme == "scripts":
             data = wheel.read(info)
             if data.startswith(b"#!python"):
@@ -115,9 +122,10 @@ def read_layout(wheel: zipfile.ZipFile, filename: str, python_minor: str) -> Whe
             rows.append(_row(path, site, data))
             continue
         files[path] = info
-        rows.append([posixpath.relpath(path, site), *record.get(name, ("", str(info.file_size)))])
+        row = record.get(info.filename, ("", str(info.file_size)))
+        rows.append([posixpath.relpath(path, site), *row])
     for script, text in _entry_point_scripts(wheel, dist_info, python_minor):
-        path = f"{ENV_ROOT}/bin/{script}"
+        path = f"{ENV_ROOT}/bin/{script_name(script, owner=owner, action=action)}"
         generated[path] = (text, 0o755)
         rows.append(_row(path, site, text))
     installer = f"{site}/{dist_info}/INSTALLER"
@@ -149,13 +157,27 @@ def _dist_dirs(wheel: zipfile.ZipFile, filename: str) -> tuple[str, str, str]:
     return dist_info, f"{stem}.data", stem.rsplit("-", 1)[0]
 
 
+def _action(filename: str) -> str:
+    name = filename.split("-", 1)[0]
+    return (
+        f"Lock another version of {name} (this wheel is broken or malicious), or remove it from "
+        "the step's requirements."
+    )
+
+
 def read_record(wheel: zipfile.ZipFile, name: str, filename: str) -> dict[str, tuple[str, str]]:
-    """The wheel's `RECORD` (at `name`): member -> (`sha256=<urlsafe b64>` or "", size)."""
+    """The wheel's `RECORD` (at `name`): member -> (`sha256=<urlsafe b64>` or "", size). Its
+    rows must name paths inside the wheel: tools that uninstall by RECORD would delete what a
+    climbing row names."""
     try:
         text = wheel.read(name).decode()
     except KeyError:
         raise ImageError(f"{filename} is not a valid wheel: it has no RECORD") from None
-    return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text)) if len(row) >= 3}
+    rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    owner = f"the RECORD of wheel {filename}"
+    for row in rows:
+        checked_relative(row[0], owner, _action(filename))
+    return {row[0]: (row[1], row[2]) for row in rows if len(row) >= 3}
 
 
 def _scheme_of(name: str, data_dir: str, filename: str) -> tuple[str, str]:
@@ -165,13 +187,6 @@ def _scheme_of(name: str, data_dir: str, filename: str) -> tuple[str, str]:
     if scheme not in _SCHEMES or not rel:
         raise ImageError(f"{filename} holds {name}, outside any install scheme of the wheel spec")
     return scheme, rel
-
-
-def _inside(home: str, rel: str, filename: str) -> str:
-    path = posixpath.normpath(posixpath.join(home, rel))
-    if rel.startswith("/") or not path.startswith(home + "/"):
-        raise ImageError(f"{filename} would write {rel} outside its install folder: refused")
-    return path
 
 
 def _row(path: str, site: str, data: bytes) -> list[str]:
