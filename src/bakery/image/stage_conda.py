@@ -147,6 +147,7 @@ def stage_conda(env: LockedEnv, cache_dir: Path, *, compiled: bool) -> list[Cond
         key = conda_key(package, env, compiled)
         size = sum(_size(prefix / rel) for rel in files)
         clean = {k: v for k, v in record.items() if k not in _MACHINE_FIELDS}
+        clean["url"] = package.url  # where it was locked from, not this machine's download store
         data = json.dumps(clean, indent=2, sort_keys=True).encode() + b"\n"
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if compiled else None
         licenses = conda_licenses(record, record.get("extracted_package_dir"))
