@@ -71,6 +71,32 @@ def check_step_image(flow, step_name, decorator, environment) -> None:
         enforce(policy, image_requests(steps, lambda s: [decorator]))
 
 
+def check_exit_hook_image(flow, environment) -> None:
+    """Under an environment other than Bakery's, check the images `@exit_hook(options=...)`
+    names for its hooks."""
+    from .environments.bakery_environment import BakeryCondaEnvironment
+
+    if isinstance(environment, BakeryCondaEnvironment):
+        return
+    policy = load()
+    if policy is not None:
+        enforce(policy, exit_hook_requests(flow))
+
+
+def exit_hook_requests(flow):
+    """A request per `@exit_hook` that names an image for its hooks (`options={"image": ...}`)."""
+    from bakery.policy import ImageRequest
+
+    for decorator in compat.flow_decorators(flow, "exit_hook"):
+        image = (decorator.attributes.get("options") or {}).get("image")
+        if not image:
+            continue
+        hooks = list(decorator.attributes.get("on_success") or [])
+        hooks += decorator.attributes.get("on_error") or []
+        names = ", ".join(getattr(h, "__name__", None) or str(h) for h in hooks) or "?"
+        yield ImageRequest("exit hook %s" % names, str(image), "@exit_hook(options={'image': ...})")
+
+
 def on_the_fly_requests(flow, steps):
     """A request per step (of `steps`) whose @pypi/@conda names packages to install."""
     from bakery.policy import OnTheFlyRequest
