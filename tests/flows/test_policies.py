@@ -93,18 +93,22 @@ def test_fast_bakery_within_the_policy_bakes_and_deploys(
     flows, s3_datastore, base_images, tmp_path
 ):
     host = base_images.host
-    policy = write_policy(
-        tmp_path,
-        f'[images]\nallowed = ["{host}/allowed/*", "docker.io/library/python:3.11"]\n'
-        f'[bake]\nregistry = "{host}/allowed"\n',
-    )
+    allowed = f'"{host}/allowed/*", "docker.io/library/python:3.11"'
+    bake = f'[bake]\nregistry = "{host}/allowed"\n'
     env = {
         **own_prefix(s3_datastore),
         "METAFLOW_BAKERY_REGISTRY": f"{host}/allowed/envs",
         "METAFLOW_BAKERY_BASE_IMAGE": base_images.oci,
-        "BAKERY_POLICY_FILE": str(policy),
     }
-    result = argo_create(flows, flows.write("within.py", FLOW), env).check()
+    flow = flows.write("within.py", FLOW)
+    # the base image must be an allowed image too, refused before anything is baked
+    policy = write_policy(tmp_path, f"[images]\nallowed = [{allowed}]\n{bake}")
+    refused = argo_create(flows, flow, env, BAKERY_POLICY_FILE=str(policy))
+    assert_refused(refused, base_images.oci, "the base image of --environment=fast-bakery")
+    assert "Image for step" not in refused.output
+
+    policy = write_policy(tmp_path, f'[images]\nallowed = [{allowed}, "{host}/base/*"]\n{bake}')
+    result = argo_create(flows, flow, env, BAKERY_POLICY_FILE=str(policy)).check()
     manifest = json.loads(result.stdout[result.stdout.index("{") :])
     images = {
         t["name"]: t["container"]["image"]

@@ -119,6 +119,6 @@ def test_random_references_get_the_verdict_of_bakery_policy(text: str) -> None:
     rng = random.Random(13)
     references = {_random_reference(rng, _PARTS.__getitem__) for _ in range(1500)}
     verdicts = {reference: python_allows(example, reference) for reference in references}
-    assert sum(verdicts.values()) >= 50 and len(verdicts) - sum(verdicts.values()) >= 50
+    assert sum(verdicts.values()) >= 25 and len(verdicts) - sum(verdicts.values()) >= 25
     wrong = {r: v for r, v in verdicts.items() if cel_allows(example, r) != v}
     assert wrong == {}, f"CEL disagrees with bakery.policy (which said these) on {wrong}"
