@@ -25,6 +25,7 @@ pytest_plugins = [
 # what a caller's shell may set that would change what Bakery or Metaflow do
 _CALLER_PREFIXES = ("METAFLOW_", "BAKERY_")
 _CALLER_NAMES = ("CONDA_CHANNELS", "COLUMNS", "LINES", "FORCE_COLOR", "VIRTUAL_ENV")
+MACHINE_POLICY_HOOK = Path(__file__).parent / "fixtures" / "machine_policy"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,12 +34,18 @@ def pytest_configure(config: pytest.Config) -> None:
             del os.environ[name]
     root = Path(tempfile.mkdtemp(prefix="bakery-tests-"))
     (root / "metaflow-home").mkdir()
-    policy = root / "allow-all-policy.toml"
-    policy.write_text("version = 1\n")
+    # not the machine's /etc/bakery/policy.toml: here and in every subprocess (through
+    # tests/fixtures/machine_policy/sitecustomize.py) the machine's file is one that is absent
+    machine_policy = root / "machine-policy.toml"
+    import bakery.policy.load
+
+    bakery.policy.load.MACHINE_POLICY_PATH = machine_policy
+    python_path = [str(MACHINE_POLICY_HOOK), *filter(None, [os.environ.get("PYTHONPATH")])]
     os.environ.update(
         {
             "METAFLOW_HOME": str(root / "metaflow-home"),  # no profile of the caller's
-            "BAKERY_POLICY_FILE": str(policy),  # not the machine's /etc/bakery/policy.toml
+            "BAKERY_TESTS_MACHINE_POLICY": str(machine_policy),
+            "PYTHONPATH": os.pathsep.join(python_path),
             "BAKERY_CACHE_DIR": str(root / "cache"),  # not the caller's cache
         }
     )

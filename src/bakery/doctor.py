@@ -192,17 +192,18 @@ def _container_runtime() -> Check:
 
 def _policy() -> Check:
     from .errors import PolicyFileError
-    from .policy.load import find_policy_file, load_policy
+    from .policy.load import load_policies
 
     name = "policy file"
     try:
-        path = find_policy_file()
-        if path is None:
-            return Check(name, "ok", "none in force (no BAKERY_POLICY_FILE, no /etc/bakery)")
-        load_policy(path)
+        policies = load_policies()
     except PolicyFileError as e:
         return Check(name, "fail", str(e))
-    return Check(name, "ok", f"{path} ({current().source('policy_file')})")
+    if not policies:
+        return Check(
+            name, "ok", "none in force (no /etc/bakery/policy.toml, no BAKERY_POLICY_FILE)"
+        )
+    return Check(name, "ok", policies.describe())
 
 
 def _cache(settings: Settings) -> Check:

@@ -32,6 +32,7 @@ and says what to do next. The hierarchy::
     │       ├── ContainerRegistryAuthError         credentials refused (also a RegistryAuthError)
     │       └── ContainerRegistryUnreachableError  registry down (also a RegistryUnreachableError)
     ├── PolicyFileError             the admin's policy file is missing, unreadable or malformed
+    ├── PolicyExportError           a policy cannot be turned into an admission policy
     └── PolicyViolation             an admin policy forbids what the flow asks for
 """
 
@@ -174,6 +175,10 @@ class ContainerRegistryUnreachableError(ContainerImageError, RegistryUnreachable
 
 class PolicyFileError(BakeryError):
     """Raised when a configured policy file is missing, unreadable, or not a valid policy."""
+
+
+class PolicyExportError(BakeryError):
+    """Raised when `bakery policy export` has nothing to export or is asked for an unknown format."""
 
 
 class PolicyViolation(BakeryError):

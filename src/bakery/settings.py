@@ -122,8 +122,9 @@ SETTINGS: tuple[SettingInfo, ...] = (
              "the runtime `--with container` uses (`podman`, `docker` or a path)", _text),
     _setting("container_args", "BAKERY_CONTAINER_ARGS", "–",
              "extra flags for every container run (shell-split)", _text),
-    _setting("policy_file", "BAKERY_POLICY_FILE", "`/etc/bakery/policy.toml` if present",
-             "the admin's perimeter policy", _raw),
+    _setting("policy_file", "BAKERY_POLICY_FILE", "–",
+             "a perimeter policy that adds to `/etc/bakery/policy.toml` (in force whenever it "
+             "exists, whatever this says)", _raw),
     _setting("uv", "BAKERY_UV", "uv beside Bakery, else on `PATH`",
              "the uv binary Bakery runs", _path),
 )  # fmt: skip

@@ -13,9 +13,9 @@ from bakery.policy import Policy, load_policy
 
 @pytest.fixture(autouse=True)
 def no_machine_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Unset the variable and move the default path into tmp_path (where no file exists)."""
+    """Unset the variable and move the machine's path into tmp_path (where no file exists)."""
     monkeypatch.delenv(bakery.policy.load.POLICY_FILE_ENV, raising=False)
-    monkeypatch.setattr(bakery.policy.load, "DEFAULT_POLICY_PATH", tmp_path / "etc" / "policy.toml")
+    monkeypatch.setattr(bakery.policy.load, "MACHINE_POLICY_PATH", tmp_path / "etc" / "policy.toml")
 
 
 @pytest.fixture

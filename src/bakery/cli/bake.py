@@ -17,6 +17,7 @@ from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
 from ..platforms import platforms_help
 from ..registry import push_target
+from ..policy import BakeTargetRequest, ImageRequest, load_policies
 from ..settings import current
 from .arguments import platform_argument
 from .console import make_console
@@ -81,7 +82,15 @@ def run(args: argparse.Namespace) -> int:
     if args.platform and args.lock:
         raise BakeryError("--platform goes with a flow file; with --lock every platform is baked")
     push_target(args.registry)  # before locking: a wrong target should not cost a lock first
+    policies = load_policies()
+    # before anything is locked, fetched or pushed
+    policies.enforce([BakeTargetRequest("", args.registry)])
     lock, steps = _locked_steps(args)
+    bases = {env_id: _base(args, lock.environments[env_id].python) for env_id in steps}
+    policies.enforce(
+        ImageRequest(", ".join(steps[env_id]), base, _base_source(args))
+        for env_id, base in bases.items()
+    )
     options = BakeOptions(
         cache_dir=args.cache_dir,
         compression_level=args.level,
@@ -92,12 +101,26 @@ def run(args: argparse.Namespace) -> int:
     for env_id in steps:
         try:
             env = lock.environments[env_id]
-            base = args.base or current().base_image or default_base_image(env.python)
-            results[env_id] = bake(env, base=base, repository=args.registry, options=options)
+            results[env_id] = bake(
+                env, base=bases[env_id], repository=args.registry, options=options
+            )
         except BakeryError as e:
             raise e.with_step(", ".join(steps[env_id])) from None
     _report(results, steps, args.json)
     return 0
+
+
+def _base(args: argparse.Namespace, python: str) -> str:
+    return args.base or current().base_image or default_base_image(python)
+
+
+def _base_source(args: argparse.Namespace) -> str:
+    """Where the base image came from, for a refusal."""
+    if args.base:
+        return "the base image of `bakery bake` (--base)"
+    if current().base_image:
+        return f"the base image of `bakery bake` ({current().source('base_image')})"
+    return "the base image of `bakery bake` (the default for the environment's Python)"
 
 
 def _locked_steps(args: argparse.Namespace) -> tuple[Lockfile, dict[str, list[str]]]:

@@ -6,13 +6,15 @@ import argparse
 import importlib
 import sys
 
+from rich.markup import escape
+
 from .. import __version__
 from ..errors import BakeryError
 from ..settings import Settings, use
 from .console import make_console
 
 # verb modules, in the order `bakery --help` lists them
-VERBS = ["lock", "env", "bake", "image", "verify", "doctor"]
+VERBS = ["lock", "env", "bake", "image", "verify", "policy", "doctor"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         use(Settings.load())  # once, as a flow reads them (bakery.settings)
         return int(args.func(args) or 0)
     except BakeryError as e:
-        make_console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False)
+        # escaped: messages quote TOML sections such as [images], which rich reads as markup
+        make_console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -96,8 +96,19 @@ def combine(violations: Sequence[PolicyViolation], policy: Policy) -> PolicyViol
     )
 
 
+def combine_all(violations: Sequence[PolicyViolation]) -> str:
+    """The message listing several violations, which may come from several policy files."""
+    lines = "\n".join(f"  - {violation}" for violation in violations)
+    return (
+        f"the perimeter policy forbids {len(violations)} things this run asks for; "
+        f"the run cannot start until each is fixed:\n{lines}"
+    )
+
+
 def _violation(step: str, message: str) -> PolicyViolation:
-    return PolicyViolation(f"step '{step}': {message}", step=step)
+    # a request made outside any step (e.g. `bakery bake --registry`) has no step to name
+    prefix = f"step '{step}': " if step else ""
+    return PolicyViolation(prefix + message, step=step or None)
 
 
 def _near_miss_hint(reference: ImageReference, patterns: Sequence[ImagePattern]) -> str:

@@ -1,20 +1,28 @@
-"""Find and read the admin's policy file (TOML) into a `Policy`; every mistake is one `PolicyFileError`.
+"""Find and read the policy files in force (TOML) into `Policies`; every mistake is one `PolicyFileError`.
 
-Where the policy comes from, in order: an explicit path (from the launcher that owns the machine),
-the `BAKERY_POLICY_FILE` environment variable, `/etc/bakery/policy.toml` if it exists. A flow or the
-command line cannot switch a policy off: nothing here reads them.
+Which files are in force, all of them at once (a request must satisfy each):
+
+1. `/etc/bakery/policy.toml`, the machine's, whenever it exists: nothing a user sets can move,
+   replace or switch it off;
+2. the file named by the `policy_file` setting (`METAFLOW_BAKERY_POLICY_FILE` in the environment
+   or Metaflow's configuration, else `BAKERY_POLICY_FILE`): it can only add restrictions.
+
+A user who controls the environment or `METAFLOW_HOME`/`METAFLOW_PROFILE` picks the second file,
+never the first; a flow or the command line cannot name either. What a check on the client cannot
+stop (root, or another interpreter) is what `bakery policy export` is for.
 """
 
 from __future__ import annotations
 
 import difflib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import PolicyFileError
 from ..settings import current
-from .model import Policy
+from .model import Policies, Policy
 from .patterns import ImagePattern, RepositoryPrefix
 
 if sys.version_info >= (3, 11):
@@ -23,10 +31,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 POLICY_FILE_ENV = "BAKERY_POLICY_FILE"
-"""Environment variable naming the policy file (set by whoever owns the machine or launcher)."""
+"""Environment variable naming a policy file that adds to the machine's."""
 
-DEFAULT_POLICY_PATH = Path("/etc/bakery/policy.toml")
-"""The policy file used when nothing names one; no file there means no policy."""
+MACHINE_POLICY_PATH = Path("/etc/bakery/policy.toml")
+"""The machine's policy file, in force whenever it exists; no setting moves it."""
+
+MACHINE_ORIGIN = "the machine's policy file, in force whenever it exists"
 
 SUPPORTED_VERSIONS = (1,)
 """Values of `version` this Bakery understands."""
@@ -39,47 +49,74 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
 _TOP_LEVEL = ("version", *_SECTIONS)
 
 
-def find_policy_file() -> Path | None:
-    """The policy file this machine is configured with: `$BAKERY_POLICY_FILE`, else the default path
-    if it exists, else None. A path named by the variable is returned even if it does not exist, so
-    that loading it fails loudly."""
-    configured = current().policy_file
-    if configured is not None:
-        if not configured.strip():
-            raise PolicyFileError(
-                f"{POLICY_FILE_ENV} is set but empty; set it to the path of the policy file, "
-                f"or unset it (a policy cannot be switched off by emptying the variable)"
-            )
-        return Path(configured.strip()).expanduser()
-    return DEFAULT_POLICY_PATH if DEFAULT_POLICY_PATH.exists() else None
+@dataclass(frozen=True)
+class PolicySource:
+    """A policy file in force and why: `origin` is said in every refusal."""
+
+    path: Path
+    origin: str
 
 
-def load_policy(path: Path | None = None) -> Policy | None:
-    """Load the policy at `path`, or the one this machine is configured with; None if there is none.
+def find_policy_files() -> list[PolicySource]:
+    """The policy files in force, the machine's first; an empty list when there are none.
 
-    A path given here or in `$BAKERY_POLICY_FILE` must exist: an admin who configured a policy never
-    meant to run without it, so a missing or unreadable file raises `PolicyFileError`.
-    """
-    if path is None:
-        path = find_policy_file()
-        if path is None:
-            return None
+    A file named by the setting is listed even if it does not exist, so that loading it fails
+    loudly; one that is the machine's file itself is listed once."""
+    sources = []
+    if MACHINE_POLICY_PATH.exists():
+        sources.append(PolicySource(MACHINE_POLICY_PATH, MACHINE_ORIGIN))
+    settings = current()
+    configured = settings.policy_file
+    if configured is None:
+        return sources
+    if not configured.strip():
+        raise PolicyFileError(
+            f"{settings.source('policy_file')} is set but empty; set it to the path of a policy "
+            f"file, or unset it (a policy cannot be switched off by emptying the variable)"
+        )
+    path = Path(configured.strip()).expanduser()
+    if not any(_same_file(path, source.path) for source in sources):
+        origin = (
+            f"{settings.source('policy_file')}; it adds to the machine's policy, never replaces it"
+        )
+        sources.append(PolicySource(path, origin))
+    return sources
+
+
+def load_policies() -> Policies:
+    """Every policy file in force, loaded (see `find_policy_files`); empty when there is none.
+
+    A file in force that is missing, unreadable or malformed raises `PolicyFileError`: a policy
+    somebody configured is never skipped."""
+    return Policies(tuple(load_policy(s.path, origin=s.origin) for s in find_policy_files()))
+
+
+def load_policy(path: Path, *, origin: str = "named explicitly") -> Policy:
+    """Load the one policy file at `path`; `origin` says why it is in force, for messages."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyFileError(
-            f"policy file {path} does not exist; it is configured (explicitly or through "
-            f"{POLICY_FILE_ENV}), so runs stop rather than go ahead without it. Create the file, "
-            f"or point {POLICY_FILE_ENV} at the right one."
+            f"policy file {path} does not exist; it is configured ({origin}), so runs stop "
+            f"rather than go ahead without it. Create the file, or point {POLICY_FILE_ENV} at "
+            f"the right one."
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise PolicyFileError(
-            f"cannot read policy file {path}: {error}; make it a readable UTF-8 TOML file"
+            f"cannot read policy file {path} ({origin}): {error}; make it a readable UTF-8 "
+            f"TOML file"
         ) from None
-    return parse_policy(text, path=path)
+    return parse_policy(text, path=path, origin=origin)
 
 
-def parse_policy(text: str, *, path: Path) -> Policy:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def parse_policy(text: str, *, path: Path, origin: str = "named explicitly") -> Policy:
     """Parse the TOML `text` of the policy file at `path` (named in errors) into a `Policy`."""
     try:
         data = tomllib.loads(text)
@@ -92,6 +129,7 @@ def parse_policy(text: str, *, path: Path) -> Policy:
     bake = _section(path, data, "bake")
     return Policy(
         path=path,
+        origin=origin,
         version=version,
         allowed_images=None if images is None else _allowed_images(path, images),
         on_the_fly=None if dependencies is None else _on_the_fly(path, dependencies),

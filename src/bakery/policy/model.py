@@ -54,10 +54,11 @@ class Policy:
 
     `allowed_images` is `[images] allowed` (an empty tuple allows no image), `on_the_fly` is
     `[dependencies] on_the_fly`, `bake_registry` is `[bake] registry`; `path` is the file it came
-    from, named in every message.
+    from, named in every message, and `origin` why that file is in force.
     """
 
     path: Path
+    origin: str = "named explicitly"
     version: int = 1
     allowed_images: tuple[ImagePattern, ...] | None = None
     on_the_fly: bool | None = None
@@ -100,3 +101,53 @@ class Policy:
     def _raise(violation: PolicyViolation | None) -> None:
         if violation is not None:
             raise violation
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The policy files in force (the machine's first, see `load_policies`): a request is allowed
+    only when every one of them allows it. Every refusal ends by naming each file and why it is in
+    force. Empty (and false) when no policy is in force."""
+
+    files: tuple[Policy, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.files)
+
+    def describe(self) -> str:
+        """One line naming each file in force and why, for messages and `bakery policy show`."""
+        if not self.files:
+            return "No perimeter policy is in force."
+        each = "; ".join(f"{policy.path} ({policy.origin})" for policy in self.files)
+        noun = "file" if len(self.files) == 1 else "files"
+        return f"Policy {noun} in force: {each}."
+
+    def check_image(self, reference: str, *, step: str, source: str) -> None:
+        """Raise `PolicyViolation` unless every file lets `step` run in image `reference`."""
+        self.enforce([ImageRequest(step, reference, source)])
+
+    def check_on_the_fly(self, *, step: str, decorator: str) -> None:
+        """Raise `PolicyViolation` unless every file lets `step` build an environment on the fly."""
+        self.enforce([OnTheFlyRequest(step, decorator)])
+
+    def check_bake_target(self, repository: str, *, step: str) -> None:
+        """Raise `PolicyViolation` unless every file lets `step`'s image be pushed to `repository`."""
+        self.enforce([BakeTargetRequest(step, repository)])
+
+    def violations(self, requests: Iterable[PolicyRequest]) -> list[PolicyViolation]:
+        """Every violation among `requests`, file by file for each request, in request order."""
+        found = []
+        for request in requests:
+            found += [v for v in (p.violation(request) for p in self.files) if v is not None]
+        return found
+
+    def enforce(self, requests: Iterable[PolicyRequest]) -> None:
+        """Raise one `PolicyViolation` listing every violation and naming the files in force."""
+        violations = self.violations(requests)
+        if not violations:
+            return
+        if len(violations) == 1:
+            message, step = str(violations[0]), violations[0].step
+        else:
+            message, step = check.combine_all(violations), None
+        raise PolicyViolation(f"{message}\n{self.describe()}", step=step)

@@ -25,7 +25,8 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _REGISTRY = re.compile(
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 )
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
+# ASCII, as Docker's grammar (Go's \w); Python's \w would also take letters such as "é"
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}")
 _HEX_LENGTHS = {"sha256": 64, "sha512": 128}
 _MAX_NAME_LENGTH = 255

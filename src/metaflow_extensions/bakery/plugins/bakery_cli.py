@@ -52,7 +52,13 @@ def lock(obj, platform, upgrade):
     from bakery.resolve.indexes import IndexConfig
     from bakery.spec import TargetPlatform
 
+    from . import policy_gate
+
     environment = obj.environment
+    # before anything is resolved: locking is how on-the-fly environments start
+    policies = policy_gate.load()
+    steps = {step.name for step in obj.flow}
+    policy_gate.enforce(policies, policy_gate.on_the_fly_requests(obj.flow, steps))
     try:
         target = TargetPlatform.parse(platform) if platform else None
         specs = environment.step_specs(platform=target)

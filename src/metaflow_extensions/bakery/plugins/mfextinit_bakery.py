@@ -10,11 +10,13 @@ ENVIRONMENTS_DESC = [
 STEP_DECORATORS_DESC = [
     ("conda", ".decorators.conda_step.BakeryCondaStepDecorator"),
     ("kubernetes", ".decorators.kubernetes_policy.PolicedKubernetesDecorator"),
+    ("batch", ".decorators.batch_policy.PolicedBatchDecorator"),
     ("container", ".decorators.container.ContainerDecorator"),
 ]
 
 FLOW_DECORATORS_DESC = [
     ("conda_base", ".decorators.conda_step.BakeryCondaFlowDecorator"),
+    ("exit_hook", ".decorators.exit_hook_policy.PolicedExitHookDecorator"),
 ]
 
 CLIS_DESC = [

@@ -1,8 +1,9 @@
 """Perimeter policies in the run path: what a flow asks for, checked before anything launches.
 
-The policy is the admin's file (docs/policies.md): `METAFLOW_BAKERY_POLICY_FILE` in Metaflow's
-config, else `BAKERY_POLICY_FILE`, else /etc/bakery/policy.toml. Nothing in a flow or on the
-command line is read to find it. Bakery's environments check a run before they lock or build
+The policy files in force (docs/policies.md): the machine's /etc/bakery/policy.toml whenever it
+exists, plus the file `METAFLOW_BAKERY_POLICY_FILE` (Metaflow's config) or `BAKERY_POLICY_FILE`
+names, which can only add restrictions. Nothing in a flow or on the command line is read to find
+them. Bakery's environments check a run before they lock or build
 anything: the steps that ask for packages (`@pypi`, `@conda`), the images remote steps name
 (`@kubernetes(image=...)`, `--with kubernetes:image=...`, or the default image), and, with
 fast-bakery, where images would be pushed; baked images are checked once they have a name.
@@ -26,11 +27,11 @@ class PolicyFileException(BakeryMetaflowException):
 
 
 def load():
-    """The admin's policy, or None when there is none; a configured policy that cannot be read
-    stops the run (it is never skipped)."""
+    """The policy files in force (`bakery.policy.Policies`), or None when there are none; a
+    policy file in force that cannot be read stops the run (it is never skipped)."""
     try:
         from bakery.errors import PolicyFileError
-        from bakery.policy import load_policy
+        from bakery.policy import load_policies
     except ImportError:
         # a task whose code package carries no Bakery core (a run without a Bakery
         # environment): the launcher already checked the policy before it started any task
@@ -40,7 +41,7 @@ def load():
 
     bakery_settings()  # the policy file named in Metaflow's config, too
     try:
-        return load_policy()
+        return load_policies() or None
     except PolicyFileError as e:
         raise PolicyFileException(str(e)) from None
 
@@ -68,6 +69,32 @@ def check_step_image(flow, step_name, decorator, environment) -> None:
     if policy is not None:
         steps = [s for s in flow if s.name == step_name]
         enforce(policy, image_requests(steps, lambda s: [decorator]))
+
+
+def check_exit_hook_image(flow, environment) -> None:
+    """Under an environment other than Bakery's, check the images `@exit_hook(options=...)`
+    names for its hooks."""
+    from .environments.bakery_environment import BakeryCondaEnvironment
+
+    if isinstance(environment, BakeryCondaEnvironment):
+        return
+    policy = load()
+    if policy is not None:
+        enforce(policy, exit_hook_requests(flow))
+
+
+def exit_hook_requests(flow):
+    """A request per `@exit_hook` that names an image for its hooks (`options={"image": ...}`)."""
+    from bakery.policy import ImageRequest
+
+    for decorator in compat.flow_decorators(flow, "exit_hook"):
+        image = (decorator.attributes.get("options") or {}).get("image")
+        if not image:
+            continue
+        hooks = list(decorator.attributes.get("on_success") or [])
+        hooks += decorator.attributes.get("on_error") or []
+        names = ", ".join(getattr(h, "__name__", None) or str(h) for h in hooks) or "?"
+        yield ImageRequest("exit hook %s" % names, str(image), "@exit_hook(options={'image': ...})")
 
 
 def on_the_fly_requests(flow, steps):

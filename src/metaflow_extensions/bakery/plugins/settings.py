@@ -21,10 +21,12 @@ def bakery_settings() -> Settings:
     what other extensions set) in the place `bakery.settings` gives it; handed to the core with
     `use()`. Raises ImportError in a task whose code package carries no Bakery core (see
     `optional_setting`)."""
+    import os
+
     from metaflow import metaflow_config
 
     from bakery.errors import SettingsError
-    from bakery.settings import SETTINGS, Settings, use
+    from bakery.settings import SETTINGS, Settings, read_metaflow_config, use
 
     values = {
         info.metaflow_name: getattr(metaflow_config, info.name, None)
@@ -32,7 +34,10 @@ def bakery_settings() -> Settings:
         if getattr(metaflow_config, info.name, None) is not None
     }
     try:
-        settings = Settings.load(metaflow_config={**values, "__source__": "Metaflow's config"})
+        # name the files, so that a refusal can say where e.g. the policy file was set
+        files = read_metaflow_config(os.environ).get("__source__")
+        source = f"Metaflow's config ({files})" if files else "Metaflow's config"
+        settings = Settings.load(metaflow_config={**values, "__source__": source})
     except SettingsError as e:
         raise BakerySettingsException(str(e)) from None
     use(settings)

@@ -205,6 +205,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         requests += policy_gate.image_requests(
             self.flow, compute_decorators, skip=self._images_to_bake(steps)
         )
+        requests += policy_gate.exit_hook_requests(self.flow)
         requests += self._bake_requests(steps)
         policy_gate.enforce(self._policy, requests)
 

@@ -108,6 +108,22 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
         source = "the image baked by --environment=fast-bakery"
         enforce(self._policy, [ImageRequest(s, ref, source) for s, ref in sorted(images.items())])
 
+    def _check_bases(self, by_env, base):
+        """Each base image to bake on must be an allowed image, before anything is baked."""
+        from bakery.image.base import default_base_image
+        from bakery.policy import ImageRequest
+
+        from ..policy_gate import enforce
+
+        source = "the base image of --environment=fast-bakery (%s)" % (
+            self.settings().source("base_image") if base else "the default for its Python"
+        )
+        requests = [
+            ImageRequest(", ".join(steps), base or default_base_image(env.python), source)
+            for env, steps in by_env.values()
+        ]
+        enforce(self._policy, requests)
+
     def _registry(self, steps):
         registry = self.settings().registry
         if not registry:
@@ -138,6 +154,7 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
         by_env = {}
         for step, env in sorted(envs.items()):
             by_env.setdefault(env.env_id, (env, []))[1].append(step)
+        self._check_bases(by_env, base)
         images = {}
         for env, steps in by_env.values():
             options = BakeOptions(
