@@ -16,8 +16,8 @@ from ..image.base import default_base_image
 from ..image.layers import DEFAULT_COMPRESSION_LEVEL
 from ..lock import Lockfile, read_lock
 from ..platforms import platforms_help
-from ..registry import push_target
 from ..policy import BakeTargetRequest, ImageRequest, load_policies
+from ..registry import push_target
 from ..settings import current
 from .arguments import platform_argument
 from .console import make_console
