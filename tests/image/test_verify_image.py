@@ -136,6 +136,8 @@ def test_a_conda_image_matches_its_lock_and_its_sbom_lists_the_conda_packages(
 class Files:
     """A layer source of fixed entries."""
 
+    label = "the tampered layer"
+
     def __init__(self, entries: list[Entry]) -> None:
         self._entries = entries
 
@@ -173,7 +175,7 @@ def push_tampered(baked: Baked, tmp_path) -> str:
                     else Entry(info.name, info.mode, info.type, linkname=info.linkname)
                 )
         entries.append(Entry.from_bytes(f"{SITE}/requests/evil.py", b"print('evil')\n"))
-        new = write_layer([Files(entries)], tmp_path / "blobs")
+        new = write_layer([Files(entries)], tmp_path / "blobs", inside="")  # a whole layer
         client.push_blob(baked.repository, new.digest, new.path)
         config["rootfs"]["diff_ids"][index] = new.diff_id
         config_bytes = canonical_json(config)
