@@ -108,6 +108,16 @@ def test_an_environment_with_its_own_python_is_linked_as_it_is(tmp_path):
     """A baked conda environment brings its Python: the task runs it directly."""
     env_root = fake_env(tmp_path / "conda-env")
     (env_root / "bin").mkdir()
-    (env_root / "bin" / "python3").symlink_to(sys.executable)
+    (env_root / "bin" / "python3.11").write_text("")  # an interpreter of its own
+    (env_root / "bin" / "python3").symlink_to("python3.11")
     link = make_link(tmp_path, env_root)
     assert link.is_symlink() and link.resolve() == env_root.resolve()
+
+
+def test_python_links_to_the_base_interpreter_still_get_a_venv(tmp_path):
+    """A baked PyPI environment's `bin/python3` links to the base's interpreter: not its own."""
+    env_root = fake_env(tmp_path / "opt-bakery-env")
+    (env_root / "bin").mkdir()
+    (env_root / "bin" / "python3").symlink_to(sys.executable)
+    link = make_link(tmp_path, env_root)
+    assert not link.is_symlink() and (link / "pyvenv.cfg").is_file()

@@ -20,6 +20,7 @@ import os
 import shlex
 from dataclasses import dataclass
 
+from . import compat
 from .exceptions import BakeryMetaflowException
 
 
@@ -48,17 +49,15 @@ class LocalRoots:
 
     datastore: str  # the datastore root, a folder called .metaflow
     cards: str  # where `card get` here looks (core finds it from the working directory)
-    datatools: str  # IncludeFile's root: the container's would not be computed the same way
+    datatools: str | None  # IncludeFile's: the container's would not be computed the same way
 
     @classmethod
     def of(cls, flow_datastore) -> LocalRoots:
-        from metaflow.plugins.cards.card_datastore import CardDatastore
-        from metaflow.plugins.datatools.local import Local
-
+        datatools = compat.local_datatools_root()
         return cls(
             shared_root(flow_datastore),
-            os.path.abspath(CardDatastore.get_storage_root("local")),
-            os.path.abspath(Local.get_root_from_config(_quiet, create_on_absent=False)),
+            os.path.abspath(compat.local_card_root()),
+            os.path.abspath(datatools) if datatools else None,
         )
 
     def mounts(self) -> list:
@@ -68,46 +67,37 @@ class LocalRoots:
         mounts = [Mount(self.datastore, self.datastore, read_only=False)]
         if not _inside(self.cards, self.datastore):
             mounts.append(Mount(self.cards, self.cards, read_only=False))
-        if os.path.isdir(self.datatools) and not _inside(self.datatools, self.datastore):
-            mounts.append(Mount(self.datatools, self.datatools, read_only=True))
+        datatools = self.datatools
+        if datatools and os.path.isdir(datatools) and not _inside(datatools, self.datastore):
+            mounts.append(Mount(datatools, datatools, read_only=True))
         return mounts
 
     def environment(self) -> dict[str, str]:
         """What the task's Metaflow needs to find these folders (none found from its cwd)."""
-        return {
-            "METAFLOW_DATASTORE_SYSROOT_LOCAL": os.path.dirname(self.datastore),
-            "METAFLOW_DATATOOLS_LOCALROOT": self.datatools,
-        }
+        env = {"METAFLOW_DATASTORE_SYSROOT_LOCAL": os.path.dirname(self.datastore)}
+        if self.datatools:
+            env["METAFLOW_DATATOOLS_LOCALROOT"] = self.datatools
+        return env
 
     def copy_code_package(self, environment) -> None:
-        """Have `environment` (any Metaflow environment: core's task command calls these two on
-        it) copy the code package from the mounted datastore, with no datastore client to
-        install (only `requests`, unless the image says it has it). Cards: core's `card create` looks for `.metaflow/mf.cards` from the task's
-        folder (METAFLOW_CARD_LOCALROOT is not honoured for writing), so the task's
-        `.metaflow`, made just before, gets a link to this machine's card root."""
-        from metaflow.plugins.cards.card_datastore import CARD_SUFFIX
+        """Have `environment` (any Metaflow environment) copy the code package from the mounted
+        datastore, with no datastore client to install (only the `requests` Metaflow imports,
+        as core does for the other datastores, unless the image says it has it). Cards: core's
+        `card create` looks for `.metaflow/mf.cards` from the task's folder (and ignores
+        METAFLOW_CARD_LOCALROOT when saving), so the task's `.metaflow`, made just before, gets
+        a link to this machine's card root."""
+        link = "ln -sfn %s .metaflow/%s" % (shlex.quote(self.cards), compat.card_folder_name())
 
-        download = environment._get_download_code_package_cmd
-        install = environment._get_install_dependencies_cmd
-        cards = "ln -sfn %s .metaflow/%s" % (shlex.quote(self.cards), CARD_SUFFIX)
+        def download(code_package_url):
+            return "cp %s job.tar && %s" % (shlex.quote(code_package_url), link)
 
-        def local_download(code_package_url, datastore_type):
-            if datastore_type != "local":
-                return download(code_package_url, datastore_type)
-            return "cp %s job.tar && %s" % (shlex.quote(code_package_url), cards)
-
-        def local_install(datastore_type):
-            if datastore_type != "local":
-                return install(datastore_type)
-            # as core does for the other datastores, less a client: Metaflow imports requests
+        def install(python):
             return (
                 "if [ -z $METAFLOW_SKIP_INSTALL_DEPENDENCIES ]; then %s -m pip install -qqq "
-                "--no-compile --no-cache-dir --disable-pip-version-check requests; fi"
-                % environment._python()
+                "--no-compile --no-cache-dir --disable-pip-version-check requests; fi" % python
             )
 
-        environment._get_download_code_package_cmd = local_download
-        environment._get_install_dependencies_cmd = local_install
+        compat.replace_local_package_commands(environment, download, install)
 
     def handing_back(self, command: list[str], flow_name: str, run_id: str) -> list[str]:
         """`command` (core's `bash -c SCRIPT`), followed by handing back what the task wrote

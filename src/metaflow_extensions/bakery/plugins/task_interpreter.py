@@ -44,12 +44,9 @@ def record_code_pythonpath(code_package_metadata: str | None) -> str:
     """The shell command that records the PYTHONPATH entries of the extracted code package, as
     core Metaflow computes them (`MetaflowPackage.get_post_extract_env_vars`), without the
     image's own entries that Metaflow appends to them."""
-    from metaflow.package import MetaflowPackage
+    from . import compat
 
-    if code_package_metadata is None:  # what core assumes for launchers that pass none
-        code_package_metadata = '{"version": 0, "archive_format": "tgz", "mfcontent_version": 1}'
-    exports = MetaflowPackage.get_post_extract_env_vars(code_package_metadata, dest_dir="$(pwd)")
-    entries = exports.get("PYTHONPATH") or exports.get("PYTHONPATH:") or "$(pwd)"
+    entries = compat.code_package_pythonpath(code_package_metadata, "$(pwd)")
     return "export %s=%s" % (CODE_PYTHONPATH, entries)
 
 
@@ -74,10 +71,11 @@ def executable() -> str:
 def link_baked_env(link: Path, env_root: Path = Path(BAKED_ENV_ROOT)) -> Path:
     """Make `link` the interpreter of an image's baked environment: the environment itself
     when it brings its own Python (conda), else a venv over the running interpreter (the
-    image's `python3`) whose site-packages are the environment's."""
+    base's, which the environment's `bin/python3` may link to) whose site-packages are the
+    environment's."""
     if link.is_symlink() or link.exists():
         raise FileExistsError(f"{link} exists: the task's environment is linked once")
-    if (env_root / "bin" / "python3").exists():
+    if _brings_own_python(env_root):
         link.symlink_to(env_root, target_is_directory=True)
         return link
     base = Path(os.path.realpath(sys.executable))
@@ -92,6 +90,16 @@ def link_baked_env(link: Path, env_root: Path = Path(BAKED_ENV_ROOT)) -> Path:
         % ((base.parent,) + tuple(sys.version_info[:3]))
     )
     return link
+
+
+def _brings_own_python(env_root: Path) -> bool:
+    """Whether the environment's `bin/python3` is an interpreter of its own (conda), not a link
+    to the base's (Bakery links `python`/`python3` to it for PyPI environments)."""
+    python = env_root / "bin" / "python3"
+    if not python.exists():
+        return False
+    root = os.path.realpath(env_root)
+    return os.path.realpath(python).startswith(root.rstrip("/") + "/")
 
 
 def main(argv: list[str]) -> int:
