@@ -121,3 +121,9 @@ def test_python_links_to_the_base_interpreter_still_get_a_venv(tmp_path):
     (env_root / "bin" / "python3").symlink_to(sys.executable)
     link = make_link(tmp_path, env_root)
     assert not link.is_symlink() and (link / "pyvenv.cfg").is_file()
+
+
+def test_the_baked_environment_root_is_where_images_hold_it():
+    from bakery.image.wheel import ENV_ROOT
+
+    assert task_interpreter.BAKED_ENV_ROOT == "/" + ENV_ROOT

@@ -5,9 +5,9 @@ A laptop proving dev/prod parity has no S3. The task's container gets the local 
 path it has here, with `METAFLOW_DATASTORE_SYSROOT_LOCAL` naming it, so the task reads its
 inputs, the code package and the snapshots, and writes its artifacts, logs and metadata, as a
 local task does. The card root `card get` reads here is mounted the same way, and the local
-datatools root (IncludeFile) read-only. The code package is copied from the mounted datastore instead of
-downloaded, no datastore client is installed in the image (only what Metaflow itself imports),
-and the task's logs are tailed from their files.
+datatools root (IncludeFile) read-only. The code package is copied from the mounted datastore
+instead of downloaded, no datastore client is installed in the image (only what Metaflow itself
+imports), and the task's logs are tailed from their files.
 
 A rootful runtime writes as root: after the task, what it made in the datastore and card trees
 is handed back to the datastore's owner (`bakery.container.ownership`), so the host user can go
@@ -149,7 +149,3 @@ class LocalLogTail:
 
 def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _quiet(*args, **kwargs) -> None:
-    pass
