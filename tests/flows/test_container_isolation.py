@@ -91,6 +91,7 @@ def add_leaks(base: str, target: str, context) -> str:
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert seen.stdout.split() == ["0.0-image-pythonpath", "ran"], seen.stderr
+    subprocess.run(["podman", "rmi", local], capture_output=True, timeout=300)  # pushed: not needed
     return target
 
 
