@@ -99,7 +99,8 @@ SETTINGS: tuple[SettingInfo, ...] = (
     _setting("frozen", "BAKERY_FROZEN", "off",
              "a run must use the lockfile as it is and fail if a step's spec changed", _bool),
     _setting("snapshot", "BAKERY_SNAPSHOT", "auto",
-             "store packages in the datastore: `auto` (non-local datastores), `always`, `never`",
+             "store packages in the datastore: `auto` (non-local datastores; on the local one, "
+             "steps in containers not baked for them), `always`, `never`",
              _choice, ("auto", "always", "never")),
     _setting("compile_bytecode", "BAKERY_COMPILE_BYTECODE", "background",
              "`.pyc` for new environments: `background`, `sync` or `never`",

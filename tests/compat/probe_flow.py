@@ -190,6 +190,63 @@ def probe_local_metadata_sync(flow):
     return sorted(found)
 
 
+def probe_code_package_pythonpath(flow):
+    from metaflow_extensions.bakery.plugins import compat
+
+    metadata = json.dumps({"version": 0, "archive_format": "tgz", "mfcontent_version": 1})
+    return [
+        compat.code_package_pythonpath(metadata, "$(pwd)"),
+        compat.code_package_pythonpath(None, "/task"),
+    ]
+
+
+def probe_replace_local_package_commands(flow):
+    """The pod command core builds for a task on the local datastore, with Bakery's commands."""
+    import tempfile
+
+    from metaflow.datastore import FlowDataStore
+    from metaflow.plugins.datastores.local_storage import LocalStorage
+
+    from metaflow_extensions.bakery.plugins import compat
+
+    environment = _environment(flow)
+    datastore = FlowDataStore(
+        flow.name,
+        environment,
+        None,
+        None,
+        None,
+        storage_impl=LocalStorage,
+        ds_root=tempfile.mkdtemp(),
+    )
+    compat.replace_local_package_commands(
+        environment, lambda url: "cp %s job.tar" % url, lambda python: "%s --version" % python
+    )
+    return compat.kubernetes_task_command(
+        datastore,
+        None,
+        environment,
+        step_cmds=["echo probe-step"],
+        flow_name=flow.name,
+        run_id="1",
+        step_name="start",
+        task_id="2",
+        attempt="0",
+        code_package_metadata=None,
+        code_package_url="/ds/.metaflow/Flow/data/ab/abc",
+    )
+
+
+def probe_local_roots(flow):
+    from metaflow_extensions.bakery.plugins import compat
+
+    return {
+        "cards": compat.local_card_root(),
+        "card_folder": compat.card_folder_name(),
+        "datatools": compat.local_datatools_root(),
+    }
+
+
 def main():
     flow = CompatProbeFlow(use_cli=False)
     results = {}

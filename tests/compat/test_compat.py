@@ -110,6 +110,25 @@ def test_local_metadata_round_trips_through_the_datastore(probed):
     assert _value(probed, "local_metadata_sync") == ["CompatProbeFlow/1/start/2/_meta/probe.json"]
 
 
+def test_code_package_pythonpath_is_what_core_exports_after_extracting(probed):
+    assert _value(probed, "code_package_pythonpath") == ["$(pwd)/.mf_code", "/task/.mf_code"]
+
+
+def test_replace_local_package_commands_puts_ours_in_the_pod_command(probed):
+    command = _value(probed, "replace_local_package_commands")
+    assert command[:2] == ["bash", "-c"]
+    script = command[2]
+    assert "cp /ds/.metaflow/Flow/data/ab/abc job.tar" in script
+    assert "python --version" in script and "MF_DATASTORE=local" in script
+
+
+def test_local_card_and_datatools_roots_are_cores(probed):
+    roots = _value(probed, "local_roots")
+    assert roots["card_folder"] == "mf.cards"
+    assert roots["cards"].endswith("/.metaflow/mf.cards"), roots  # no .metaflow here or above
+    assert roots["datatools"].endswith("/sysroot/data"), roots  # METAFLOW_DATASTORE_SYSROOT_LOCAL
+
+
 def test_every_access_in_compat_has_a_probe():
     from metaflow_extensions.bakery.plugins import compat
 

@@ -19,10 +19,11 @@ class BoxedFlow(FlowSpec):
     @pypi(packages={"tabulate": "0.9.0"})
     @step
     def start(self):
-        import os, sys, tabulate
+        import os, sys, boto3, tabulate
         self.where = (os.environ.get("METAFLOW_CONTAINER_IMAGE", ""), sys.prefix)
         self.table = tabulate.tabulate([["a", 1]])
         print("start ran in", self.where)
+        print("boto3 from", boto3.__file__)
         self.next(self.end)
 
     @step
@@ -59,7 +60,9 @@ def test_fast_bakery_runs_every_step_in_its_baked_image(flows, container_env, ba
     registry = f"{base_images.host}/boxed/envs"
     assert "start ran in ('%s:" % registry in first.output
     where = re.search(r"start ran in .*", first.output).group(0)
-    assert where.endswith("', '/usr')"), where  # the image's Python: nothing bootstrapped
+    # the image's environment, in a venv over the image's Python: nothing bootstrapped
+    assert where.endswith("', '/tmp/metaflow/bakery-env')"), where
+    assert "boto3 from /tmp/metaflow/bakery-env/lib/python3.11/site-packages/" in first.output
     assert "Bootstrapping Bakery environment" not in first.output
     assert (
         "end read ('%s:" % registry in first.output and "and ran in %s:" % registry in first.output
@@ -79,11 +82,17 @@ def test_fast_bakery_runs_every_step_in_its_baked_image(flows, container_env, ba
     assert "baked in" not in again.output and again.output.count("up to date") == 2
 
 
-def test_a_local_datastore_is_one_clear_error(flows):
+def test_a_local_datastore_it_cannot_find_at_its_path_is_one_clear_error(flows):
+    """The container finds the local datastore through METAFLOW_DATASTORE_SYSROOT_LOCAL, the
+    folder holding `.metaflow`: a `.metaflow` link Metaflow resolves elsewhere cannot be named so."""
+    (flows.folder / "store").mkdir()
+    (flows.folder / ".metaflow").symlink_to(flows.folder / "store")
+    del flows.env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]  # found from the flow's folder
     result = flows.run(flows.write("local.py", FLOW), "run", "--with", "container")
     assert result.returncode != 0
-    assert "@container cannot run this step" in result.output and "s3" in result.output
-    assert "Traceback" not in result.output
+    assert "The local datastore cannot be shared with the task's container" in result.output
+    assert "METAFLOW_DATASTORE_SYSROOT_LOCAL" in result.output and "store" in result.output
+    assert "Traceback" not in result.output and "Workflow starting" not in result.output
 
 
 def test_a_third_party_image_gets_the_environment_from_the_snapshot(
@@ -114,3 +123,5 @@ def test_a_third_party_image_gets_the_environment_from_the_snapshot(
     result.check()
     assert "start ran in ('%s', '/tmp/metaflow/bakery-env')" % third_party in result.output
     assert "Bootstrapping Bakery environment" in result.output
+    # the locked boto3, not the image's (on the PYTHONPATH Bakery's baked images set)
+    assert "boto3 from /tmp/metaflow/bakery-env/lib/python3.11/site-packages/" in result.output

@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--lock",
         type=Path,
         help="compare with this lockfile instead of the one in the run's code package (runs on "
-        "a local datastore keep no code package); with --image, the lockfile the image was baked "
+        "a local datastore without containers keep no code package); with --image, the lockfile the image was baked "
         "from (default: the *.bakery.lock here that holds its environment)",
     )
     parser.add_argument(
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             raise BakeryError(f"cannot read the lockfile {args.lock}: {e}") from None
     elif not report.get("code_package"):
         raise BakeryError(
-            f"{report['run']} has no code package (runs on a local datastore keep none): name "
+            f"{report['run']} has no code package (local runs without containers keep none): name "
             "the lockfile it ran with, e.g. `bakery verify RUN --lock flow.bakery.lock`"
         )
     elif report.get("lock") is None:

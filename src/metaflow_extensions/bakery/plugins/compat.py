@@ -14,12 +14,17 @@ Imported in tasks whose code package has no Bakery core: nothing here imports `b
 from __future__ import annotations
 
 __all__ = [
+    "card_folder_name",
     "code_package_contents",
+    "code_package_pythonpath",
     "code_package_user_members",
     "conda_decorator_state",
     "datastore_package_root",
     "flow_decorators",
     "kubernetes_task_command",
+    "local_card_root",
+    "local_datatools_root",
+    "replace_local_package_commands",
     "set_conda_decorator_state",
     "steps_in_order",
     "sync_local_metadata_from_datastore",
@@ -138,3 +143,65 @@ def sync_local_metadata_from_datastore(local_dir: str, task_datastore) -> None:
     from metaflow.metadata_provider.util import sync_local_metadata_from_datastore as sync
 
     sync(local_dir, task_datastore)
+
+
+def code_package_pythonpath(code_package_metadata: str | None, dest_dir: str) -> str:
+    """The PYTHONPATH entries core's task command puts first once the code package is extracted
+    into `dest_dir` (without the image's own, which it appends)."""
+    import json
+
+    from metaflow.package import MetaflowPackage
+
+    if code_package_metadata is None:  # what core assumes for launchers that pass none
+        code_package_metadata = json.dumps(
+            {"version": 0, "archive_format": "tgz", "mfcontent_version": 1}
+        )
+    exports = MetaflowPackage.get_post_extract_env_vars(code_package_metadata, dest_dir=dest_dir)
+    return exports.get("PYTHONPATH") or exports.get("PYTHONPATH:") or dest_dir
+
+
+def replace_local_package_commands(environment, download, install) -> None:
+    """Have the task command core builds with `environment` (any environment) fetch the code
+    package with the shell command `download(url)` and set up with `install(python)` on the
+    local datastore, for which core has neither; other datastores keep core's."""
+    core_download = environment._get_download_code_package_cmd
+    core_install = environment._get_install_dependencies_cmd
+
+    def local_download(code_package_url, datastore_type):
+        if datastore_type != "local":
+            return core_download(code_package_url, datastore_type)
+        return download(code_package_url)
+
+    def local_install(datastore_type):
+        if datastore_type != "local":
+            return core_install(datastore_type)
+        return install(environment._python())
+
+    environment._get_download_code_package_cmd = local_download
+    environment._get_install_dependencies_cmd = local_install
+
+
+def local_card_root() -> str:
+    """Where a task's `card create` on the local datastore saves cards, and `card get` looks for
+    them, from the working folder (core finds a `.metaflow` there or above)."""
+    from metaflow.plugins.cards.card_datastore import CardDatastore
+
+    return CardDatastore.get_storage_root("local")
+
+
+def card_folder_name() -> str:
+    """The folder of cards inside a local `.metaflow` (`mf.cards`)."""
+    from metaflow.plugins.cards.card_datastore import CARD_SUFFIX
+
+    return CARD_SUFFIX
+
+
+def local_datatools_root() -> str | None:
+    """The local datatools root (where IncludeFile keeps files on the local datastore), if one
+    can be found from here."""
+    from metaflow.plugins.datatools.local import Local
+
+    try:
+        return Local.get_root_from_config(lambda *args, **kwargs: None, create_on_absent=False)
+    except TypeError:  # no local datastore root either
+        return None

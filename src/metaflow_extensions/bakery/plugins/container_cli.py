@@ -16,7 +16,7 @@ from metaflow import util
 from metaflow._vendor import click
 from metaflow.exception import METAFLOW_EXIT_DISALLOW_RETRY
 
-from . import compat
+from . import compat, local_datastore
 from .exceptions import BakeryMetaflowException
 
 # what a pod gets from the launcher's own environment, when set here (credentials stay off the
@@ -110,6 +110,10 @@ def step(
     )
     task_id = kwargs["task_id"]
     run_id = kwargs["run_id"]
+    roots = None
+    if obj.flow_datastore.TYPE == "local":
+        roots = local_datastore.LocalRoots.of(obj.flow_datastore)
+        roots.copy_code_package(obj.environment)
     command = compat.kubernetes_task_command(
         obj.flow_datastore,
         obj.metadata,
@@ -128,10 +132,16 @@ def step(
             obj, run_id, image, code_package_metadata, code_package_sha, code_package_url
         )
     )
+    mounts = []
+    if roots is not None:
+        env.update(roots.environment())
+        mounts = roots.mounts()
+        command = roots.handing_back(command, obj.flow.name, run_id)
     spec = RunSpec(
         image=image,
         command=command,
         env=env,
+        mounts=mounts,
         workdir="/tmp",
         name="metaflow-%s-%s-%s-%s" % (obj.flow.name.lower(), run_id, step_name, task_id),
         labels={"metaflow.flow": obj.flow.name, "metaflow.run": str(run_id)},
@@ -147,7 +157,7 @@ def step(
         result = _run_tailing_logs(spec, task_ds, obj.flow_datastore.TYPE, echo)
     except BakeryError as e:
         raise ContainerStepException("step '%s': %s" % (step_name, e)) from None
-    if obj.metadata.TYPE == "local" and result.ok:
+    if obj.metadata.TYPE == "local" and result.ok and roots is None:
         compat.sync_local_metadata_from_datastore(
             DATASTORE_LOCAL_DIR,
             obj.flow_datastore.get_task_datastore(run_id, step_name, task_id),
@@ -177,16 +187,18 @@ def _run_tailing_logs(spec, task_ds, datastore_type, echo):
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             outcome["error"] = e
 
+    def tailer(stream):
+        location = task_ds.get_log_location(TASK_LOG_SOURCE, stream)
+        if datastore_type == "local":
+            return local_datastore.LocalLogTail(location)
+        return get_log_tailer(location, datastore_type)
+
     thread = threading.Thread(target=run, name="bakery-container", daemon=True)
     thread.start()
     tail_logs(
         prefix=b"",
-        stdout_tail=get_log_tailer(
-            task_ds.get_log_location(TASK_LOG_SOURCE, "stdout"), datastore_type
-        ),
-        stderr_tail=get_log_tailer(
-            task_ds.get_log_location(TASK_LOG_SOURCE, "stderr"), datastore_type
-        ),
+        stdout_tail=tailer("stdout"),
+        stderr_tail=tailer("stderr"),
         echo=echo,
         has_log_updates=thread.is_alive,
     )

@@ -4,8 +4,9 @@ The task runs the way a Kubernetes pod would run it: the same command (fetch the
 from the datastore, bootstrap the environment, run the step, save its logs), the same Metaflow
 settings, the same image (baked by `--environment=fast-bakery`, a 3rd-party `image=`, or the
 configured default), only through podman or docker here (`bakery.container`). So it proves
-dev/prod parity without a cluster. Like @kubernetes, it needs a datastore the container can
-reach (S3 and friends), and the container shares the host's network.
+dev/prod parity without a cluster. The container shares the host's network and reaches the
+datastore as a pod would (S3 and friends), or, on the local datastore, sees it mounted at the
+same path (`local_datastore`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ import sys
 from metaflow.decorators import StepDecorator
 
 from .. import compat, policy_gate, workstation
-from ..exceptions import BakeryMetaflowException
 from ..task_metadata import record
-
-
-class ContainerException(BakeryMetaflowException):
-    headline = "@container cannot run this step"
 
 
 class ContainerDecorator(StepDecorator):
@@ -42,13 +38,6 @@ class ContainerDecorator(StepDecorator):
     package_metadata = None
 
     def step_init(self, flow, graph, step, decos, environment, flow_datastore, logger):
-        if flow_datastore.TYPE == "local":
-            raise ContainerException(
-                "step '%s' would run in a container that reads the code package and artifacts "
-                "from the datastore, as a Kubernetes pod does: use a datastore it can reach "
-                "(--datastore=s3, or METAFLOW_DEFAULT_DATASTORE=s3 with "
-                "METAFLOW_DATASTORE_SYSROOT_S3)" % step
-            )
         if not self.attributes["image"]:
             from metaflow.metaflow_config import KUBERNETES_CONTAINER_IMAGE
 
@@ -56,6 +45,10 @@ class ContainerDecorator(StepDecorator):
                 platform.python_version_tuple()[:2]
             )
         workstation.apply(self, logger)
+        if flow_datastore.TYPE == "local":
+            from ..local_datastore import shared_root
+
+            shared_root(flow_datastore)  # a datastore the container cannot share: say so now
         self.flow_datastore = flow_datastore
         self.step = step
         policy_gate.check_step_image(flow, step, self, environment)
@@ -105,9 +98,10 @@ class ContainerDecorator(StepDecorator):
         import os
 
         # inside the container (not a local fallback of @catch): hand local metadata back to
-        # the launcher through the datastore, as a pod does
+        # the launcher through the datastore, as a pod does; on the local datastore the
+        # container wrote it in place (local_datastore)
         if os.environ.get("METAFLOW_CONTAINER_IMAGE") and hasattr(self, "metadata"):
-            if self.metadata.TYPE == "local":
+            if self.metadata.TYPE == "local" and self.task_datastore.TYPE != "local":
                 from metaflow.metaflow_config import DATASTORE_LOCAL_DIR
 
                 compat.sync_local_metadata_to_datastore(DATASTORE_LOCAL_DIR, self.task_datastore)

@@ -15,12 +15,12 @@ import threading
 
 from metaflow.metaflow_environment import MetaflowEnvironment
 
+from .. import task_interpreter
 from ..compat import steps_in_order
 from ..exceptions import BakeryMetaflowException
 from .step_specs import build_spec, check_decorators, is_disabled
 
-# where a remote task's environment is linked, relative to the task's working directory
-REMOTE_ENV_LINK = "bakery-env"
+REMOTE_ENV_LINK = task_interpreter.ENV_LINK
 
 
 class BakeryEnvironmentException(BakeryMetaflowException):
@@ -99,8 +99,15 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
     def executable(self, step_name, default=None):
         """The interpreter on a remote machine, after `bootstrap_commands` built the env there."""
         if self._remote_env_id(step_name):
-            return "%s/bin/python -s" % REMOTE_ENV_LINK
+            return task_interpreter.executable()
         return super().executable(step_name, default)
+
+    def get_package_commands(self, code_package_url, datastore_type, code_package_metadata=None):
+        # the step's PYTHONPATH is the code package's alone (task_interpreter); the image's
+        # entries stay until then, for the download and the bootstrap on the image's Python
+        return super().get_package_commands(
+            code_package_url, datastore_type, code_package_metadata
+        ) + [task_interpreter.record_code_pythonpath(code_package_metadata)]
 
     def bootstrap_commands(self, step_name, datastore_type):
         env_id = self._remote_env_id(step_name)
@@ -112,7 +119,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             "DISABLE_TRACING=True python -m metaflow_extensions.bakery.plugins.bootstrap "
             "%s %s %s %s"
             % (os.path.basename(self.lock_path()), env_id, datastore_type, REMOTE_ENV_LINK),
-            "export PATH=$(pwd)/%s/bin:$PATH" % REMOTE_ENV_LINK,
+            *task_interpreter.isolation_commands(),
             "export BAKERY_ENV_ID=%s" % env_id,  # tasks record it (bakery verify)
             "flush_mflogs",
         ]
@@ -266,17 +273,24 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             )
         self._envs = {step: built[env.env_id] for step, env in local.items()}
         remember_lock(cache, Path(self.lock_path()))
-        if self._snapshot_enabled():
-            self._snapshot(indexes)
+        to_snapshot = self._snapshot_steps(remote)
+        if to_snapshot:
+            self._snapshot(indexes, [self._locked[s] for s in sorted(to_snapshot)])
 
-    def _snapshot_enabled(self):
+    def _snapshot_steps(self, remote):
+        """The steps whose environments go into the datastore's snapshot: on a remote datastore
+        all of them; on the local one, those that run in a container and are not baked (their
+        bootstrap reads the snapshot from the mounted datastore)."""
         setting = self.settings().snapshot
         if setting == "auto":
-            return self.datastore_type != "local"
-        return setting == "always"
+            if self.datastore_type != "local":
+                return set(self._locked)
+            steps = set(self._locked) & remote
+            return steps - self._images_to_bake(steps)
+        return set(self._locked) if setting == "always" else set()
 
-    def _snapshot(self, indexes):
-        """Store every environment's artifacts (and the tools that install them), once."""
+    def _snapshot(self, indexes, envs):
+        """Store the artifacts of `envs` (and the tools that install them), once."""
         import tempfile
         from pathlib import Path
 
@@ -291,7 +305,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         wheels = ArtifactStore(image_cache_dir(self.cache_root()) / "wheels")
         stored = 0
         with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
-            for env in {e.env_id: e for e in self._locked.values()}.values():
+            for env in {e.env_id: e for e in envs}.values():
                 key = "envs/%s.json" % env.env_id
                 if _is_complete(store, key, env):
                     continue

@@ -14,7 +14,7 @@ travels in Metaflow's code package: editing the flow never triggers a bake.
 
 from __future__ import annotations
 
-from .. import compat
+from .. import compat, task_interpreter
 from .bakery_environment import (
     BakeryEnvironmentException,
     BakeryPyPIEnvironment,
@@ -33,12 +33,18 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
 
     def executable(self, step_name, default=None):
         if self._runs_baked(step_name):
-            return "python3"  # the image puts the environment first on PATH/PYTHONPATH
+            return task_interpreter.executable()
         return super().executable(step_name, default)
 
     def bootstrap_commands(self, step_name, datastore_type):
         if self._runs_baked(step_name):
-            return []  # the environment is in the image: nothing to restore
+            # the environment is in the image: nothing to restore, only to isolate from the
+            # base's own site-packages and PYTHONPATH (a venv over it, made by the image's Python)
+            return [
+                "python3 -m metaflow_extensions.bakery.plugins.task_interpreter %s"
+                % task_interpreter.ENV_LINK,
+                *task_interpreter.isolation_commands(),
+            ]
         return super().bootstrap_commands(step_name, datastore_type)
 
     def _runs_baked(self, step_name):
