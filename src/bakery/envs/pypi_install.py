@@ -16,8 +16,8 @@ from ..resolve.indexes import IndexConfig, redact
 from ..uvbin import uv_binary, uv_environment
 
 
-def _run_uv(args: list[str], what: str) -> None:
-    env = uv_environment()
+def _run_uv(args: list[str], what: str, credentials: dict[str, str] | None = None) -> None:
+    env = {**uv_environment(), **(credentials or {})}
     proc = subprocess.run([uv_binary(), *args], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         detail = " ".join(line.strip() for line in proc.stderr.splitlines() if line.strip())
@@ -59,11 +59,8 @@ def install_pypi(
             lines.append(f"{path} --hash=sha256:{package.sha256}")
         else:
             lines.append(f"{package.name}=={package.version} --hash=sha256:{package.sha256}")
-    source = (
-        ["--no-index", "--offline"]
-        if package_dir is not None
-        else (indexes or IndexConfig.from_environment()).uv_args()
-    )
+    indexes = None if package_dir is not None else indexes or IndexConfig.from_environment()
+    source = indexes.uv_args() if indexes else ["--no-index", "--offline"]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="bakery-req-") as req:
         req.write("\n".join(lines) + "\n")
         req.flush()
@@ -81,4 +78,5 @@ def install_pypi(
                 *source,
             ],
             f"installing {len(packages)} PyPI packages",
+            indexes.uv_credentials() if indexes else None,
         )

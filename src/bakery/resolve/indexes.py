@@ -2,7 +2,10 @@
 
 Read from `PIP_INDEX_URL` / `PIP_EXTRA_INDEX_URL` and pip's config files, as Metaflow's own
 `@pypi` does. Credentials embedded in index URLs are passed to uv but never written to the
-lockfile or shown in messages: use `redact()` on anything that may be printed.
+lockfile or shown in messages: use `redact()` on anything that may be printed. Nor do they go on
+uv's command line, which every user of the machine can read (`ps`, /proc/PID/cmdline): an index
+with credentials is named there (`--index bakery1=URL`, the URL without them) and uv reads its user
+and password from its environment (`UV_INDEX_BAKERY1_USERNAME` / `_PASSWORD`).
 """
 
 from __future__ import annotations
@@ -84,17 +87,45 @@ class IndexConfig:
         return found
 
     def uv_args(self) -> list[str]:
-        args = ["--index-url", self.index_url] if self.index_url else []
-        for url in self.extra_index_urls:
-            args += ["--extra-index-url", url]
+        """uv's index options, free of credentials: pass `uv_credentials()` in uv's environment."""
+        args = ["--default-index", _uv_index(0, self.index_url)] if self.index_url else []
+        for position, url in enumerate(self.extra_index_urls, start=1):
+            args += ["--index", _uv_index(position, url)]
         if self.extra_index_urls:
             # pip treats all indexes alike and takes the best match; uv's default would stop
             # at the first index that knows a name, which is not what a pip config means
             args += ["--index-strategy", "unsafe-best-match"]
         return args
 
+    def uv_credentials(self) -> dict[str, str]:
+        """The environment that gives uv the credentials of the indexes `uv_args()` names."""
+        found = {}
+        urls = [(0, self.index_url)] if self.index_url else []
+        for position, url in [*urls, *enumerate(self.extra_index_urls, start=1)]:
+            parts = urlsplit(url)
+            if "@" not in parts.netloc:
+                continue
+            # uv takes these values as they are; in a URL they are percent-encoded
+            variable = f"UV_INDEX_{_uv_index_name(position).upper()}"
+            found[f"{variable}_USERNAME"] = unquote(parts.username or "")
+            if parts.password is not None:
+                found[f"{variable}_PASSWORD"] = unquote(parts.password)
+        return found
+
     def describe(self) -> str:
         urls = ([self.index_url] if self.index_url else ["PyPI (default)"]) + list(
             self.extra_index_urls
         )
         return ", ".join(redact(u) for u in urls)
+
+
+def _uv_index_name(position: int) -> str:
+    return f"bakery{position}"
+
+
+def _uv_index(position: int, url: str) -> str:
+    """`NAME=URL` without its credentials for an index that has some (uv finds them by the
+    name), the URL as it is otherwise."""
+    if "@" not in urlsplit(url).netloc:
+        return url
+    return f"{_uv_index_name(position)}={strip_credentials(url)}"

@@ -75,7 +75,7 @@ def _uv_compile(
             "--quiet",
             *indexes.uv_args(),
         ]
-        env = {**uv_environment(), **platform.uv_environment()}
+        env = {**uv_environment(), **platform.uv_environment(), **indexes.uv_credentials()}
         proc = subprocess.run(cmd, input=requirements, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise classify_failure(proc.stderr, requirements, indexes)
