@@ -1,7 +1,7 @@
 """Pull and run plumbing against a fake runtime that records what it was given (no podman needed).
 
-The fake records its arguments, the auth file it was handed (and that file's mode), and its
-environment when asked to `run`; `FAKE_RC`, `FAKE_STDERR` and `FAKE_EXISTS_RC` script its answers.
+The fake records its arguments, the auth file and env file it was handed (and their modes), and
+its environment when asked to `run`; `FAKE_RC`, `FAKE_STDERR` and `FAKE_EXISTS_RC` script its answers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ for a in "$@"; do
   if [ "$prev" = "--authfile" ]; then
     cp "$a" "$RECORD/auth.json"; stat -c %a "$a" > "$RECORD/mode"; echo "$a" > "$RECORD/authpath"
   fi
+  case "$a" in --env-file=*)
+    f="${a#--env-file=}"; cp "$f" "$RECORD/env_file"; stat -c %a "$f" > "$RECORD/env_file_mode"
+    echo "$f" > "$RECORD/env_file_path";;
+  esac
   prev="$a"
 done
 if [ -n "$DOCKER_CONFIG" ]; then
@@ -169,24 +173,29 @@ def test_a_failed_pull_is_classified(fake_podman, record, monkeypatch) -> None:
     assert "manifest unknown" in str(caught.value)
 
 
-def test_run_passes_secrets_through_the_environment_only(
+def test_run_passes_values_through_a_private_env_file_only(
     fake_podman, record, monkeypatch, caplog
 ) -> None:
     spec = RunSpec(
         image="127.0.0.1:5000/team/app:1",
         command=["python3", "task.py"],
-        env={"API_TOKEN": "tok-7f3a", "STEP": "train"},
+        env={"API_TOKEN": "tok-7f3a", "STEP": "train", "MULTI": "one\ntwo"},
     )
     with caplog.at_level(logging.DEBUG, logger="bakery"):
         result = run_container(spec, stream=False, runtime=fake_podman)
     assert result.exit_code == 0
     pull_call, run_call = _calls(record)
     assert pull_call[0] == "pull"
-    assert "--env=API_TOKEN" in run_call and "--env=STEP=train" in run_call
-    assert all("tok-7f3a" not in argument for argument in run_call)
-    assert "API_TOKEN=tok-7f3a" in (record / "run_env").read_text().splitlines()
-    assert "tok-7f3a" not in caplog.text
-    assert "--env=STEP=train" in caplog.text
+    env_file = (record / "env_file_path").read_text().strip()
+    assert f"--env-file={env_file}" in run_call and "--env=MULTI" in run_call
+    assert (record / "env_file").read_text() == "API_TOKEN=tok-7f3a\nSTEP=train\n"
+    assert (record / "env_file_mode").read_text().strip() == "600"
+    assert not Path(env_file).exists()
+    for value in ("tok-7f3a", "train", "one"):
+        assert all(value not in argument for argument in run_call)
+        assert value not in caplog.text
+    # the one value a file cannot carry came through the runtime's environment
+    assert "MULTI=one" in (record / "run_env").read_text().splitlines()
 
 
 def test_run_returns_the_exit_code_and_captured_output(fake_podman, record, monkeypatch) -> None:

@@ -1,4 +1,4 @@
-"""RunSpec and command_line: what runs, and that secret values never show."""
+"""RunSpec and command_line: what runs, and that no environment value ever shows."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_command_line_shape(monkeypatch) -> None:
     )
     assert command_line(spec, runtime=PODMAN) == [
         "/usr/bin/podman", "run", "--rm", "--pull=never", "--network=host", "--name=task-1",
-        "--label=bakery.step=train", "--workdir=/data", "--env=USER=dev",
+        "--label=bakery.step=train", "--workdir=/data", "--env=USER",
         "--volume=/tmp:/data:ro", "--volume=/var/tmp:/scratch:rw",
         "127.0.0.1:5000/team/envs:abc", "python3", "-c", "print(1)",
     ]  # fmt: skip
@@ -82,19 +82,27 @@ def test_a_pinned_image_runs_by_digest_without_its_tag() -> None:
     assert f"127.0.0.1:5000/team/envs@{digest}" in command_line(spec, runtime=PODMAN)
 
 
-def test_secret_values_are_not_on_the_command_line_or_in_the_repr() -> None:
+def test_no_value_is_on_the_command_line_and_secrets_not_in_the_repr() -> None:
     spec = RunSpec(
         image="python:3.11",
         command=["true"],
         env={"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI", "REGION": "eu-west-1"},
     )
     line = command_line(spec, runtime=PODMAN)
-    assert "--env=AWS_SECRET_ACCESS_KEY" in line
-    assert "--env=REGION=eu-west-1" in line
-    for text in (" ".join(line), display_command(spec, runtime=PODMAN), repr(spec)):
-        assert "wJalrXUtnFEMI" not in text
+    assert "--env=AWS_SECRET_ACCESS_KEY" in line and "--env=REGION" in line
+    for text in (" ".join(line), display_command(spec, runtime=PODMAN)):
+        assert "wJalrXUtnFEMI" not in text and "eu-west-1" not in text
+    assert "wJalrXUtnFEMI" not in repr(spec)
     assert f"'AWS_SECRET_ACCESS_KEY': '{REDACTED}'" in repr(spec)
-    assert spec.secret_env == {"AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}
+
+
+def test_the_runs_env_arguments_replace_the_names() -> None:
+    spec = RunSpec(image="python:3.11", command=["true"], env={"A": "1", "B": "2"})
+    line = command_line(spec, runtime=PODMAN, env_args=["--env-file=/private/env", "--env=B"])
+    assert [arg for arg in line if arg.startswith("--env")] == [
+        "--env-file=/private/env",
+        "--env=B",
+    ]
 
 
 def test_display_command_is_shell_quoted() -> None:
@@ -107,6 +115,7 @@ def test_display_command_is_shell_quoted() -> None:
     [
         ({"command": "echo hi"}, "list of arguments"),
         ({"env": {"1BAD": "x"}}, "invalid environment variable name"),
+        ({"env": {"NUL": "a\0b"}}, "NUL character"),
         ({"workdir": "relative"}, "must be absolute"),
         ({"image": "  "}, "without an image"),
     ],

@@ -2,12 +2,15 @@
 
 `run_container(RunSpec(image=..., command=[...]))` pulls the image first (so a missing image, refused
 credentials or an unreachable registry is a clear `ContainerImageError` before the task starts), then
-runs `RUNTIME run --rm ...` with output streamed; `command_line(spec)` shows exactly what would run.
+runs `RUNTIME run --rm ...` with output streamed; `command_line(spec)` shows what would run. No value of
+the container's environment is ever on a command line (`envfile`: a private env file, or the runtime's
+own environment).
 """
 
 from __future__ import annotations
 
 from .credentials import RuntimeAuth, auth_config, env_credentials, runtime_auth
+from .envfile import ENV_FILE_LINE_LIMIT, EnvHandoff, env_handoff, fits_env_file
 from .pull import image_exists, pull, pull_command, runtime_image_name
 from .pull_errors import classify_pull_failure, condense
 from .run import (
@@ -31,12 +34,14 @@ from .spec import (
 
 __all__ = [
     "DEFAULT_NETWORK",
+    "ENV_FILE_LINE_LIMIT",
     "EXTRA_ARGS_ENV",
     "REDACTED",
     "RUNTIME_ENV",
     "SECRET_NAME_MARKERS",
     "ContainerResult",
     "ContainerRuntime",
+    "EnvHandoff",
     "Mount",
     "RunSpec",
     "RuntimeAuth",
@@ -47,8 +52,10 @@ __all__ = [
     "condense",
     "display_command",
     "env_credentials",
+    "env_handoff",
     "extra_args_from_env",
     "find_runtime",
+    "fits_env_file",
     "image_exists",
     "is_secret_name",
     "pull",

@@ -1,9 +1,11 @@
 """Run a `RunSpec` with `RUNTIME run --rm`: pull first, then run, output streamed or captured.
 
-`command_line(spec)` is exactly the argv that `run_container` executes; it holds no secret values
-(secret-looking variables are passed as `--env NAME`, their values through the runtime's environment),
-so it is safe to print and log. `$BAKERY_CONTAINER_ARGS` (shell-split) is appended before the image for
-machine-specific flags, e.g. `--ulimit nofile=1024:1024`.
+No command line holds a value of the container's environment, secret-looking or not: the run hands
+them over through a private env file or the runtime's own environment (`bakery.container.envfile`), so
+`ps` shows other users none of them. `command_line(spec)` is the argv `run_container` executes, with
+`--env=NAME` for each variable where the run has its env file's path: safe to print and log.
+`$BAKERY_CONTAINER_ARGS` (shell-split) is appended before the image for machine-specific flags,
+e.g. `--ulimit nofile=1024:1024`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import logging
 import os
 import shlex
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ContainerError, ContainerRuntimeNotFoundError
 from ..settings import current
+from .envfile import env_handoff, names_only
 from .pull import pull, runtime_image_name
 from .runtime import ContainerRuntime, find_runtime
-from .spec import RunSpec, is_secret_name
+from .spec import RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +57,17 @@ def extra_args_from_env() -> list[str]:
         ) from None
 
 
-def command_line(spec: RunSpec, *, runtime: ContainerRuntime | None = None) -> list[str]:
-    """The exact `RUNTIME run --rm ...` argv for `spec`; holds no secret values."""
+def command_line(
+    spec: RunSpec,
+    *,
+    runtime: ContainerRuntime | None = None,
+    env_args: Sequence[str] | None = None,
+) -> list[str]:
+    """The `RUNTIME run --rm ...` argv for `spec`, holding no value of its environment.
+
+    `env_args` are the options that hand the environment over (`EnvHandoff.args`); without them,
+    `--env=NAME` for each variable, as a command line shown to a reader says it.
+    """
     runtime = runtime or find_runtime()
     command = [runtime.executable, "run", "--rm", "--pull=never", f"--network={spec.network}"]
     if spec.name:
@@ -62,9 +75,7 @@ def command_line(spec: RunSpec, *, runtime: ContainerRuntime | None = None) -> l
     command.extend(f"--label={key}={value}" for key, value in sorted(spec.labels.items()))
     if spec.workdir:
         command.append(f"--workdir={spec.workdir}")
-    for name, value in spec.env.items():
-        # A secret's value reaches the container through the runtime's environment, not argv.
-        command.append(f"--env={name}" if is_secret_name(name) else f"--env={name}={value}")
+    command.extend(names_only(spec.env) if env_args is None else env_args)
     command.extend(f"--volume={mount.volume_argument()}" for mount in spec.mounts)
     command.extend(spec.extra_args)
     command.extend(extra_args_from_env())
@@ -95,9 +106,15 @@ def run_container(
     _check_mounts(spec)
     if pull_first:
         pull(spec.image, runtime=runtime)
-    command = command_line(spec, runtime=runtime)
-    logger.info("running %s", shlex.join(command))
-    env = {**os.environ, **spec.secret_env}
+    with env_handoff(spec.env) as handoff:
+        command = command_line(spec, runtime=runtime, env_args=handoff.args)
+        logger.info("running %s", shlex.join(command))
+        return _run(command, {**os.environ, **handoff.runtime_env}, stream, runtime)
+
+
+def _run(
+    command: list[str], env: dict[str, str], stream: bool, runtime: ContainerRuntime
+) -> ContainerResult:
     output = None if stream else subprocess.PIPE
     try:
         process = subprocess.Popen(

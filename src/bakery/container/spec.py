@@ -1,8 +1,8 @@
 """What to run in a container: `RunSpec` (image, command, environment, mounts, network) and `Mount`.
 
 Environment variables whose names look like secrets (`is_secret_name`) are never shown: `RunSpec`'s repr
-redacts them, and the runner hands their values to the container through the runtime's environment
-(`--env NAME`), so they never appear on a command line, in `ps`, or in a log message.
+redacts them. No value of any variable appears on a command line, in `ps` or in a log message: the runner
+hands them over through a private env file or the runtime's environment (`bakery.container.envfile`).
 """
 
 from __future__ import annotations
@@ -84,15 +84,20 @@ class RunSpec:
         object.__setattr__(self, "command", _strings("command", self.command))
         object.__setattr__(self, "mounts", tuple(self.mounts))
         object.__setattr__(self, "extra_args", _strings("extra_args", self.extra_args))
-        object.__setattr__(self, "env", dict(self.env))
+        object.__setattr__(self, "env", {name: str(value) for name, value in self.env.items()})
         object.__setattr__(self, "labels", dict(self.labels))
         if not self.image.strip():
             raise ContainerError("cannot run a container without an image: give RunSpec an image")
-        for name in self.env:
+        for name, value in self.env.items():
             if not _ENV_NAME.fullmatch(name):
                 raise ContainerError(
                     f"invalid environment variable name {name!r} for image {self.image}: use "
                     "letters, digits and '_' (not starting with a digit)"
+                )
+            if "\0" in value:
+                raise ContainerError(
+                    f"the value of environment variable {name} for image {self.image} holds a NUL "
+                    "character, which no process environment can carry; remove it"
                 )
         if self.workdir is not None and not self.workdir.startswith("/"):
             raise ContainerError(
@@ -106,11 +111,6 @@ class RunSpec:
             f"network={self.network!r}, extra_args={self.extra_args!r}, name={self.name!r}, "
             f"labels={self.labels!r})"
         )
-
-    @property
-    def secret_env(self) -> dict[str, str]:
-        """The variables whose names look like secrets, with their real values."""
-        return {name: value for name, value in self.env.items() if is_secret_name(name)}
 
 
 def _strings(what: str, values: Iterable[str]) -> tuple[str, ...]:
