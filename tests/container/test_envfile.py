@@ -23,6 +23,7 @@ from bakery.container import (
     fits_env_file,
     run_container,
 )
+from tests.fixtures.argv_watch import holds, recorded_calls, recording_wrapper
 
 # every shape a value may have: what an env file carries, and what only an environment can
 AWKWARD = {
@@ -74,32 +75,13 @@ def test_no_env_file_when_nothing_fits_one():
         assert handoff == type(handoff)()
 
 
-def recording_runtime(folder: Path, real: ContainerRuntime) -> tuple[ContainerRuntime, Path]:
-    """A `podman` that logs its argv and each env file's modes (JSON lines), then runs podman."""
-    log = folder / "podman-calls.jsonl"
-    recorder = folder / "record.py"
-    recorder.write_text(
-        "import json, os, stat, sys\n"
-        "files = {}\n"
-        "for arg in sys.argv[2:]:\n"
-        "    if arg.startswith('--env-file='):\n"
-        "        path = arg.split('=', 1)[1]\n"
-        "        files[path] = [stat.S_IMODE(os.stat(p).st_mode) for p in (path, os.path.dirname(path))]\n"
-        "with open(sys.argv[1], 'a') as log:\n"
-        "    log.write(json.dumps({'argv': sys.argv[2:], 'env_files': files}) + '\\n')\n"
-    )
-    wrapper = folder / "podman"
-    wrapper.write_text(f'#!/bin/sh\npython3 {recorder} {log} "$@"\nexec {real.executable} "$@"\n')
-    wrapper.chmod(0o755)
-    return ContainerRuntime(kind="podman", executable=str(wrapper)), log
-
-
 @pytest.mark.slow
 @pytest.mark.container
 def test_every_value_reaches_the_container_exactly_and_none_is_on_argv(
     podman, base_image, tmp_path
 ):
-    runtime, log = recording_runtime(tmp_path, podman)
+    wrapper, log = recording_wrapper(tmp_path / "bin", "podman", podman.executable)
+    runtime = ContainerRuntime(kind="podman", executable=str(wrapper))
     dump = "import json, os; print(json.dumps({n: os.environ.get(n) for n in %r}))" % sorted(
         AWKWARD
     )
@@ -107,12 +89,9 @@ def test_every_value_reaches_the_container_exactly_and_none_is_on_argv(
     result = run_container(spec, stream=False, runtime=runtime)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == AWKWARD
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
-    runs = [call for call in calls if call["argv"][0] == "run"]
+    runs = [call for call in recorded_calls(log) if call["argv"][0] == "run"]
     assert len(runs) == 1
-    for value in AWKWARD.values():
-        if len(value) > 3:  # short ones ("", "=") may be in any argument
-            assert not any(value in argument for argument in runs[0]["argv"])
+    assert not holds(runs[0]["argv"], [value for value in AWKWARD.values() if value])
     (path, modes), *_ = runs[0]["env_files"].items()
     assert modes == [0o600, 0o700]
     assert not Path(path).exists() and not Path(path).parent.exists()

@@ -7,19 +7,17 @@ real uv (resolve, then install) against a loopback index that demands basic auth
 
 from __future__ import annotations
 
-import json
-import stat
 import sys
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from bakery.envs.pypi_install import create_venv, install_pypi
 from bakery.resolve.indexes import IndexConfig
 from bakery.resolve.pypi import resolve_pypi
-from bakery.settings import current, use
+from bakery.settings import use
 from bakery.spec import EnvSpec, Requirement
+from bakery.uvbin import uv_binary
+from tests.fixtures.argv_watch import holds, recorded_calls, recording_wrapper
 from tests.fixtures.private_index import PACKAGE, VERSION, serve_private_index
 
 
@@ -58,30 +56,10 @@ def test_indexes_without_credentials_need_no_environment():
     assert IndexConfig().uv_args() == [] and IndexConfig().uv_credentials() == {}
 
 
-def recording_uv(folder: Path) -> tuple[Path, Path]:
-    """A uv that appends its argv (as JSON, one line a call) to a log, then runs the real uv."""
-    log = folder / "uv-argv.jsonl"
-    wrapper = folder / "uv"
-    real = current().uv or _real_uv()
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f"python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\" >> {log}\n"
-        f'exec {real} "$@"\n'
-    )
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return wrapper, log
-
-
-def _real_uv() -> str:
-    from bakery.uvbin import uv_binary
-
-    return uv_binary()
-
-
 @pytest.mark.slow
 def test_real_uv_gets_the_credentials_but_no_argv_holds_them(tmp_path, monkeypatch):
     password = 'p@ss:w%rd "quoted" =x'
-    wrapper, log = recording_uv(tmp_path)
+    wrapper, log = recording_wrapper(tmp_path / "bin", "uv", uv_binary())
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))  # nothing served from a cache
     monkeypatch.setenv("BAKERY_UV", str(wrapper))
     use(None)
@@ -93,9 +71,6 @@ def test_real_uv_gets_the_credentials_but_no_argv_holds_them(tmp_path, monkeypat
         python = create_venv(tmp_path / "venv", sys.executable)
         install_pypi(env, python, indexes=indexes)
     assert list((tmp_path / "venv").glob(f"lib/python*/site-packages/{PACKAGE.replace('-', '_')}"))
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = [call["argv"] for call in recorded_calls(log)]
     assert {tuple(call[:2]) for call in calls} >= {("pip", "compile"), ("pip", "install")}
-    secrets = (password, quote(password, safe=""), "alice")  # as it is, as a URL holds it
-    for call in calls:
-        for argument in call:
-            assert not any(secret in argument for secret in secrets), call
+    assert not [call for call in calls if holds(call, (password, "alice"))]
