@@ -19,8 +19,8 @@ from metaflow.exception import METAFLOW_EXIT_DISALLOW_RETRY
 from . import compat, local_datastore
 from .exceptions import BakeryMetaflowException
 
-# what a pod gets from the launcher's own environment, when set here (credentials stay off the
-# command line: bakery.container passes secret-looking values through the runtime's environment)
+# what a pod gets from the launcher's own environment, when set here (no value goes on the
+# runtime's command line: bakery.container hands them over in a private env file)
 PASS_THROUGH = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
