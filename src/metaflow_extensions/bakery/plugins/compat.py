@@ -14,12 +14,14 @@ Imported in tasks whose code package has no Bakery core: nothing here imports `b
 from __future__ import annotations
 
 __all__ = [
+    "as_virtual_environment",
     "code_package_contents",
     "code_package_user_members",
     "conda_decorator_state",
     "datastore_package_root",
     "flow_decorators",
     "kubernetes_task_command",
+    "real_environment",
     "set_conda_decorator_state",
     "steps_in_order",
     "sync_local_metadata_from_datastore",
@@ -138,3 +140,28 @@ def sync_local_metadata_from_datastore(local_dir: str, task_datastore) -> None:
     from metaflow.metadata_provider.util import sync_local_metadata_from_datastore as sync
 
     sync(local_dir, task_datastore)
+
+
+class _VirtualEnvironment:
+    """An environment as core's @pypi / @conda see it: they accept only those named conda, pypi
+    or fast-bakery, and Bakery's `uv` environment is one of them in all but name."""
+
+    TYPE = "pypi"
+
+    def __init__(self, environment) -> None:
+        self._environment = environment
+
+    def __getattr__(self, name):
+        return getattr(self._environment, name)
+
+
+def as_virtual_environment(environment):
+    """`environment`, or for Bakery's `--environment=uv` a stand-in core's decorators accept."""
+    if getattr(environment, "TYPE", None) == "uv" and hasattr(environment, "step_specs"):
+        return _VirtualEnvironment(environment)
+    return environment
+
+
+def real_environment(environment):
+    """The environment behind `as_virtual_environment`'s stand-in (itself otherwise)."""
+    return environment._environment if isinstance(environment, _VirtualEnvironment) else environment

@@ -1,20 +1,23 @@
-"""Bakery's Metaflow plugins: `conda` and `pypi` environments replace core Metaflow's;
+"""Bakery's Metaflow plugins: `conda`, `pypi` and `uv` environments replace core Metaflow's;
 `fast-bakery` adds baked images for remote steps."""
 
 ENVIRONMENTS_DESC = [
     ("conda", ".environments.bakery_environment.BakeryCondaEnvironment"),
     ("pypi", ".environments.bakery_environment.BakeryPyPIEnvironment"),
     ("fast-bakery", ".environments.fast_bakery.FastBakeryEnvironment"),
+    ("uv", ".environments.uv.BakeryUVEnvironment"),
 ]
 
 STEP_DECORATORS_DESC = [
     ("conda", ".decorators.conda_step.BakeryCondaStepDecorator"),
+    ("pypi", ".decorators.pypi_step.BakeryPyPIStepDecorator"),
     ("kubernetes", ".decorators.kubernetes_policy.PolicedKubernetesDecorator"),
     ("container", ".decorators.container.ContainerDecorator"),
 ]
 
 FLOW_DECORATORS_DESC = [
     ("conda_base", ".decorators.conda_step.BakeryCondaFlowDecorator"),
+    ("pypi_base", ".decorators.pypi_step.BakeryPyPIFlowDecorator"),
 ]
 
 CLIS_DESC = [

@@ -8,7 +8,6 @@ the user's packages.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -146,7 +145,23 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         lock_path = self.lock_path()
         if os.path.exists(lock_path):
             files.append((lock_path, os.path.basename(lock_path), ContentType.USER_CONTENT))
+        # the files steps were made from travel too (`package list` shows them)
+        for path, arcname in self.source_files(self._package_specs()):
+            files.append((path, arcname, ContentType.USER_CONTENT))
         return files
+
+    def _package_specs(self):
+        """The specs of this run's steps (or, before any lock, as the decorators say)."""
+        if self._locked:
+            return [env.spec for env in self._locked.values()]
+        try:
+            from bakery.errors import BakeryError
+        except ImportError:  # a task without the core: its launcher packaged the files
+            return []
+        try:
+            return list(self.step_specs().values())
+        except BakeryError:
+            return []  # the run itself reports it
 
     def get_environment_info(self, include_ext_info=False):
         info = super().get_environment_info(include_ext_info)
@@ -162,6 +177,51 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         return super().pylint_config() + ["--disable=F0401"]
 
     # ---- the work -------------------------------------------------------------------------
+
+    def flow_dir(self):
+        """The flow's folder: files named by decorators are relative to it."""
+        from pathlib import Path
+
+        return Path(self.lock_path()).parent
+
+    def source_defaults(self):
+        """Flow-level @pypi attributes this environment implies (none; see --environment=uv)."""
+        return None
+
+    def named_lookup(self):
+        if getattr(self, "_named", None) is None:
+            from ..named_envs import NamedLookup
+
+            self._named = NamedLookup(self.datastore_type)
+        return self._named
+
+    def resolver(self, indexes):
+        """spec -> LockedEnv: a pinned file as it is, a named environment as published, else
+        resolved (uv, rattler)."""
+        from bakery.resolve import resolve
+        from bakery.sources.pinned import lock_pinned
+
+        def resolve_step(spec):
+            if spec.pinned is not None:
+                return lock_pinned(spec, self.flow_dir(), indexes=indexes)
+            if spec.named is not None:
+                return self.named_lookup().locked(spec)
+            return resolve(spec, indexes=indexes)
+
+        return resolve_step
+
+    def source_files(self, specs):
+        """(path here, arcname) of every file the steps' specs were read from."""
+        from pathlib import PurePosixPath
+
+        found = {}
+        for spec in specs:
+            for source in spec.files:
+                arcname = source.path
+                if arcname.startswith("../"):  # outside the flow's folder: beside the flow
+                    arcname = PurePosixPath(arcname).name
+                found[str(self.flow_dir() / source.path)] = arcname
+        return sorted(found.items())
 
     def lock_path(self):
         if self._lock_path is None:
@@ -183,7 +243,15 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             pinned = get_pinned_conda_libs("%d.%d" % sys.version_info[:2], self.datastore_type)
             target = platform or _remote_platform(step)
             try:
-                spec = build_spec(self.flow, step, pinned, target)
+                spec = build_spec(
+                    self.flow,
+                    step,
+                    pinned,
+                    target,
+                    root=self.flow_dir(),
+                    named=self.named_lookup(),
+                    defaults=self.source_defaults(),
+                )
             except BakeryError as e:
                 failures.setdefault(str(e), (e, []))[1].append(step.name)
                 continue
@@ -223,9 +291,10 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         from bakery.envs.progress import EnvProgress
         from bakery.envs.realize import realize_all
         from bakery.lock.update import update_lock
-        from bakery.resolve import resolve
         from bakery.resolve.indexes import IndexConfig
         from bakery.spec import TargetPlatform
+
+        from ..named_envs import realize_from_snapshots
 
         specs = self.step_specs(only_steps)
         if not specs:
@@ -238,7 +307,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
                 Path(self.lock_path()),
                 self.flow.name,
                 specs,
-                lambda spec: resolve(spec, indexes=indexes),
+                self.resolver(indexes),
                 frozen=settings.frozen,
                 force=self._force_rebuild,
                 on_resolve=progress.resolving,
@@ -256,6 +325,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             local = {
                 s: e for s, e in self._locked.items() if e.spec.platform == host and s not in remote
             }
+            realize_from_snapshots(local, cache, self.datastore_type, self._log)
             built = realize_all(
                 local.items(),
                 cache,
@@ -276,27 +346,17 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
     def _snapshot(self, indexes):
         """Store every environment's artifacts (and the tools that install them), once."""
-        import tempfile
-        from pathlib import Path
-
         from bakery.envs.cache import image_cache_dir
         from bakery.fetch import ArtifactStore
-        from bakery.snapshot import snapshot_env, snapshot_tools
 
-        from ..snapshot_store import DatastorePackageStore
+        from ..snapshot_store import DatastorePackageStore, store_snapshot
 
         store = DatastorePackageStore(self.datastore_type)
         # the wheels stay on this machine too, where an image bake of these envs finds them
         wheels = ArtifactStore(image_cache_dir(self.cache_root()) / "wheels")
         stored = 0
-        with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
-            for env in {e.env_id: e for e in self._locked.values()}.values():
-                key = "envs/%s.json" % env.env_id
-                if _is_complete(store, key, env):
-                    continue
-                stored += snapshot_env(env, store, indexes=indexes, wheels=wheels)
-                tools = snapshot_tools(env, store, indexes=indexes)
-                store.put_text(key, _dumps({**tools, "env": env.to_dict()}), Path(tmp))
+        for env in {e.env_id: e for e in self._locked.values()}.values():
+            stored += store_snapshot(env, store, indexes=indexes, wheels=wheels)
         if stored:
             self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
 
@@ -380,18 +440,3 @@ def _core_files():
     root = Path(bakery.__file__).parent
     for path in sorted(root.rglob("*.py")):
         yield str(path), str(Path("bakery") / path.relative_to(root))
-
-
-def _is_complete(store, manifest_key, env) -> bool:
-    """Whether the env's manifest is stored and names every tool its bootstrap needs (older
-    manifests may lack one)."""
-    from bakery.snapshot import required_tools
-
-    if not store.existing([manifest_key]):
-        return False
-    manifest = json.loads(store.get_text(manifest_key) or "{}")
-    return all(tool in manifest for tool in required_tools(env))
-
-
-def _dumps(data) -> str:
-    return json.dumps(data, sort_keys=True)
