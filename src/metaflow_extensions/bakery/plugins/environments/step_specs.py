@@ -199,7 +199,8 @@ def build_spec(flow, step, pinned: dict, platform=None, *, root=None, named=None
     flow_only = not plan.flow_packages
     user_pypi = pypi_requirements(_packages(request, "pypi", flow_only))
     user_conda = conda_requirements(_packages(request, "conda", flow_only))
-    channels = [*_default_channels(), *files.channels, *conda.get("channels", [])]
+    # an environment.yml's channels come first, as conda reads them
+    channels = [*files.channels, *_default_channels(), *conda.get("channels", [])]
     conda_reqs = _by_name(files.conda, user_conda)
     return EnvSpec(
         python=python,
