@@ -1,4 +1,6 @@
-"""`bakery env show FLOW` and `bakery env gc`: inspect and clean the environment cache."""
+"""`bakery env show FLOW` and `bakery env gc`: inspect and clean the environment cache;
+`bakery env publish|ls|show NAME|alias` (named environments, `named.py`) and `bakery env get`
+(a past run's environment, `env_get.py`)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,17 @@ from .flowcall import call_flow
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("env", help="Inspect and clean cached step environments.")
+    parser = subparsers.add_parser(
+        "env", help="Inspect, clean, publish and recreate step environments."
+    )
     verbs = parser.add_subparsers(dest="env_verb", metavar="COMMAND")
-    show = verbs.add_parser("show", help="Per step: spec, locked packages, cache path and size.")
-    show.add_argument("flow", help="the flow file, e.g. flow.py")
+    show = verbs.add_parser(
+        "show",
+        help="Per step of a flow: spec, locked packages, cache path and size; or a named "
+        "environment (NAME[:TAG]).",
+    )
+    show.add_argument("flow", help="the flow file, e.g. flow.py, or NAME[:TAG]")
+    show.add_argument("--datastore", help="for a named environment: Metaflow datastore type")
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)
     gc = verbs.add_parser("gc", help="Remove cached environments no lockfile refers to.")
@@ -27,9 +36,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gc.add_argument("--dry-run", action="store_true", help="report, remove nothing")
     gc.add_argument("--cache-dir", type=Path, help="cache root (default: BAKERY_CACHE_DIR)")
     gc.set_defaults(func=run_gc)
+    from . import env_get, named
+
+    named.add_parsers(verbs)
+    env_get.add_parser(verbs)
 
 
 def run_show(args: argparse.Namespace) -> int:
+    if not args.flow.endswith(".py"):  # a named environment
+        from .named import run_show as show_named
+
+        args.ref = args.flow
+        return show_named(args)
     report = call_flow(args.flow, ["show"])
     if args.json:
         print(json.dumps(report, indent=2))
