@@ -18,6 +18,7 @@ from .load import (
 from .model import (
     BakeTargetRequest,
     ImageRequest,
+    NamedEnvRequest,
     OnTheFlyRequest,
     Policy,
     PolicyRequest,
@@ -30,6 +31,7 @@ __all__ = [
     "BakeTargetRequest",
     "ImagePattern",
     "ImageRequest",
+    "NamedEnvRequest",
     "OnTheFlyRequest",
     "Policy",
     "PolicyRequest",

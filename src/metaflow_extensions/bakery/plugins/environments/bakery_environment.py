@@ -269,7 +269,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         if self._policy is None:
             return
         steps = {s.name for s in self.flow if not only_steps or s.name in only_steps}
-        requests = list(policy_gate.on_the_fly_requests(self.flow, steps))
+        requests = list(policy_gate.on_the_fly_requests(self.flow, steps, self.source_defaults()))
         requests += policy_gate.image_requests(
             self.flow, compute_decorators, skip=self._images_to_bake(steps)
         )
