@@ -16,6 +16,7 @@ from metaflow.metaflow_environment import MetaflowEnvironment
 
 from ..compat import steps_in_order
 from ..exceptions import BakeryMetaflowException
+from .sources import StepSources
 from .step_specs import build_spec, check_decorators, is_disabled
 
 # where a remote task's environment is linked, relative to the task's working directory
@@ -26,7 +27,7 @@ class BakeryEnvironmentException(BakeryMetaflowException):
     headline = "Bakery could not prepare the environment"
 
 
-class BakeryCondaEnvironment(MetaflowEnvironment):
+class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
     """Each step runs in its own locked, cached environment (PyPI via uv, conda via rattler)."""
 
     TYPE = "conda"
@@ -150,19 +151,6 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             files.append((path, arcname, ContentType.USER_CONTENT))
         return files
 
-    def _package_specs(self):
-        """The specs of this run's steps (or, before any lock, as the decorators say)."""
-        if self._locked:
-            return [env.spec for env in self._locked.values()]
-        try:
-            from bakery.errors import BakeryError
-        except ImportError:  # a task without the core: its launcher packaged the files
-            return []
-        try:
-            return list(self.step_specs().values())
-        except BakeryError:
-            return []  # the run itself reports it
-
     def get_environment_info(self, include_ext_info=False):
         info = super().get_environment_info(include_ext_info)
         if self._locked:
@@ -177,51 +165,6 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         return super().pylint_config() + ["--disable=F0401"]
 
     # ---- the work -------------------------------------------------------------------------
-
-    def flow_dir(self):
-        """The flow's folder: files named by decorators are relative to it."""
-        from pathlib import Path
-
-        return Path(self.lock_path()).parent
-
-    def source_defaults(self):
-        """Flow-level @pypi attributes this environment implies (none; see --environment=uv)."""
-        return None
-
-    def named_lookup(self):
-        if getattr(self, "_named", None) is None:
-            from ..named_envs import NamedLookup
-
-            self._named = NamedLookup(self.datastore_type)
-        return self._named
-
-    def resolver(self, indexes):
-        """spec -> LockedEnv: a pinned file as it is, a named environment as published, else
-        resolved (uv, rattler)."""
-        from bakery.resolve import resolve
-        from bakery.sources.pinned import lock_pinned
-
-        def resolve_step(spec):
-            if spec.pinned is not None:
-                return lock_pinned(spec, self.flow_dir(), indexes=indexes)
-            if spec.named is not None:
-                return self.named_lookup().locked(spec)
-            return resolve(spec, indexes=indexes)
-
-        return resolve_step
-
-    def source_files(self, specs):
-        """(path here, arcname) of every file the steps' specs were read from."""
-        from pathlib import PurePosixPath
-
-        found = {}
-        for spec in specs:
-            for source in spec.files:
-                arcname = source.path
-                if arcname.startswith("../"):  # outside the flow's folder: beside the flow
-                    arcname = PurePosixPath(arcname).name
-                found[str(self.flow_dir() / source.path)] = arcname
-        return sorted(found.items())
 
     def lock_path(self):
         if self._lock_path is None:
