@@ -176,6 +176,8 @@ def test_a_flow_written_for_environment_uv_runs_with_per_step_environments(flows
     assert lock["specs"]["start"]["linux-64"]["pinned"]["path"] == "../uv.lock"
     listed = flows.run(flow, "package", "list", environment="uv").check().output
     assert "uv.lock" in listed and "pyproject.toml" in listed
+    shown = flows.bakery("env", "show", str(flow), "--environment", "uv").check().output
+    assert "requested: ../uv.lock (groups: train) as it is; plus requests" in shown
 
 
 def test_environment_uv_without_a_project_says_how_to_make_one(flows):

@@ -29,6 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     show.add_argument("flow", help="the flow file, e.g. flow.py, or NAME[:TAG]")
     show.add_argument("--datastore", help="for a named environment: Metaflow datastore type")
+    show.add_argument(
+        "--environment",
+        choices=("conda", "pypi", "uv"),
+        default="conda",
+        help="for a flow: the Metaflow environment it runs under",
+    )
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)
     gc = verbs.add_parser("gc", help="Remove cached environments no lockfile refers to.")
@@ -48,7 +54,7 @@ def run_show(args: argparse.Namespace) -> int:
 
         args.ref = args.flow
         return show_named(args)
-    report = call_flow(args.flow, ["show"])
+    report = call_flow(args.flow, ["show"], environment=args.environment)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -59,7 +65,7 @@ def run_show(args: argparse.Namespace) -> int:
     )
     for steps, entry in _by_environment(report["steps"]):
         spec = entry["spec"]
-        wanted = ", ".join(f"{r['name']}{r['specifier']}" for r in spec["pypi"] + spec["conda"])
+        wanted = _requested(spec)
         title = f"env {entry['env_id'][:12]}" if entry["locked"] else "not locked"
         console.print()
         console.print(
@@ -85,6 +91,25 @@ def run_show(args: argparse.Namespace) -> int:
     if report.get("disabled_steps"):
         console.print(f"steps without an environment: {', '.join(report['disabled_steps'])}")
     return 0
+
+
+def _requested(spec: dict) -> str:
+    """What a step asks for, in one line: its named environment or lockfile, the files it was
+    read from, then packages."""
+    parts = []
+    if spec.get("named"):
+        named = spec["named"]
+        parts.append(f"named environment {named['name']}:{named['tag']}")
+    if spec.get("pinned"):
+        pinned = spec["pinned"]
+        groups = f" (groups: {', '.join(pinned['groups'])})" if pinned.get("groups") else ""
+        parts.append(f"{pinned['path']}{groups} as it is")
+    packages = ", ".join(f"{r['name']}{r['specifier']}" for r in spec["pypi"] + spec["conda"])
+    if packages:
+        parts.append(("plus " if parts else "") + packages)
+    if spec.get("files") and not spec.get("pinned"):
+        parts.append("from " + ", ".join(f["path"] for f in spec["files"]))
+    return "; ".join(parts)
 
 
 def _by_environment(steps: dict) -> list[tuple[list[str], dict]]:
