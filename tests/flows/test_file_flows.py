@@ -165,6 +165,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.compat
 def test_a_flow_written_for_environment_uv_runs_with_per_step_environments(flows):
     project = uv_project(flows.folder)
     flow = project / "flows" / "train.py"

@@ -114,3 +114,109 @@ def test_environment_uv_remote_steps_bake_with_a_registry_and_bootstrap_without(
     images = step_images(json.loads(baked.stdout[baked.stdout.index("{") :]))
     assert images["end"][0].startswith(registry + ":") and images["start"][0] != images["end"][0]
     assert "bakery.plugins.bootstrap" not in images["end"][1]
+
+
+EVERY_KIND = """
+from metaflow import FlowSpec, conda, pypi, step
+
+class EveryKindFlow(FlowSpec):
+    @pypi(requirements="requirements.txt")
+    @step
+    def start(self):
+        self.next(self.project)
+
+    @pypi(pyproject="pyproject.toml", groups=["train"])
+    @step
+    def project(self):
+        self.next(self.uvlock)
+
+    @pypi(lockfile="uv.lock", groups=["dev"])
+    @step
+    def uvlock(self):
+        self.next(self.pylock)
+
+    @pypi(lockfile="pylock.toml")
+    @step
+    def pylock(self):
+        self.next(self.envyml)
+
+    @conda(environment="environment.yml")
+    @step
+    def envyml(self):
+        self.next(self.condalock)
+
+    @conda(lockfile="conda-lock.yml")
+    @step
+    def condalock(self):
+        self.next(self.pixi)
+
+    @conda(lockfile="pixi.lock")
+    @step
+    def pixi(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    EveryKindFlow()
+"""
+
+
+def test_every_file_kind_bakes_into_an_image_with_its_packages(flows, base_images, conda_channels):
+    from tests.fixtures.lockfiles import solve, write_conda_lock, write_pixi_lock
+
+    folder = flows.folder
+    (folder / "requirements.txt").write_text("idna==3.7\n")
+    (folder / "pyproject.toml").write_text(PYPROJECT)
+    subprocess.run([uv_binary(), "lock", "-q"], cwd=folder, check=True)
+    subprocess.run(
+        [
+            uv_binary(),
+            "export",
+            "--format",
+            "pylock.toml",
+            "--all-extras",
+            "-q",
+            "-o",
+            "pylock.toml",
+        ],
+        cwd=folder,
+        check=True,
+    )
+    (folder / "environment.yml").write_text(
+        f"channels: [{conda_channels.main}]\ndependencies:\n  - python=3.11\n  - tinytool\n"
+    )
+    solved = solve(conda_channels.main, {"tinylib": "==1.0"})
+    write_conda_lock(folder / "conda-lock.yml", conda_channels.main, solved)
+    write_pixi_lock(folder / "pixi.lock", conda_channels.main, solved)
+    flows.write("everykind.py", EVERY_KIND)
+    registry = f"{base_images.host}/files/every"
+    baked = flows.bakery(
+        "bake",
+        "everykind.py",
+        "--registry",
+        registry,
+        "--base",
+        base_images.oci,
+        "--json",
+        CONDA_CHANNELS=conda_channels.main,
+    ).check()
+    references = {
+        step: result["reference"]
+        for result in json.loads(baked.stdout).values()
+        for step in result["steps"]
+    }
+    expected = {
+        "start": "idna==3.7",
+        "project": "tabulate==0.9.0",
+        "uvlock": "idna==3.7",
+        "pylock": "tabulate==0.9.0",
+        "envyml": "tinytool==1.0",
+        "condalock": "tinylib==1.0",
+        "pixi": "six==1.17.0",
+    }
+    for step, package in expected.items():
+        shown = json.loads(flows.bakery("image", "show", references[step], "--json").check().stdout)
+        assert package in shown["packages"], (step, shown["packages"])
