@@ -220,3 +220,27 @@ def test_every_file_kind_bakes_into_an_image_with_its_packages(flows, base_image
     for step, package in expected.items():
         shown = json.loads(flows.bakery("image", "show", references[step], "--json").check().stdout)
         assert package in shown["packages"], (step, shown["packages"])
+
+
+def test_publishing_with_a_registry_bakes_the_image_and_records_it(flows, base_images):
+    (flows.folder / "requirements.txt").write_text("six==1.17.0\n")
+    flows.bakery("lock", "--from", "requirements.txt").check()
+    registry = f"{base_images.host}/files/named"
+    published = flows.bakery(
+        "env",
+        "publish",
+        "--lock",
+        "requirements.bakery.lock",
+        "--step",
+        "env",
+        "img/base:1",
+        "--registry",
+        registry,
+        "--base",
+        base_images.oci,
+    ).check()
+    assert f"image {registry}:" in published.output
+    shown = json.loads(flows.bakery("env", "show", "img/base:1", "--json").check().stdout)
+    image = shown["platforms"]["linux-64"]["image"]
+    packages = json.loads(flows.bakery("image", "show", image, "--json").check().stdout)["packages"]
+    assert "six==1.17.0" in packages
