@@ -148,13 +148,15 @@ def _conda_lock_python(pinned: PinnedSource, root: Path, platform) -> str | None
     from ..spec import EnvSpec
 
     spec = EnvSpec(python="3", platform=platform, pinned=pinned)
-    for package in _without_noarch_fetch(spec, root):
+    for package in _packages_as_written(spec, root):
         if package.kind == "conda" and package.name == "python":
             return ".".join(package.version.split(".")[:2])
     return None
 
 
-def _without_noarch_fetch(spec, root: Path):
+def _packages_as_written(spec, root: Path):
+    """The lock's packages for the spec's platform, without fetching anything (a conda-lock's
+    noarch records are completed only when it is locked)."""
     if spec.pinned.format == "conda-lock":
         from .condalock import packages_from_conda_lock
 
