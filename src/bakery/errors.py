@@ -6,6 +6,7 @@ and says what to do next. The hierarchy::
     BakeryError
     ├── SettingsError               a Bakery setting has a value it cannot take
     ├── SpecError                   a decorator asks for something malformed
+    │   └── SourceFileError         a file it names (requirements.txt, uv.lock...) is unusable
     ├── PythonNotFoundError         no interpreter on this machine satisfies `python=`
     ├── ResolutionError             uv or rattler cannot resolve a spec
     │   ├── PackageNotFoundError    a package (or channel) does not exist
@@ -31,6 +32,7 @@ and says what to do next. The hierarchy::
     │       ├── ContainerImageNotFoundError        the image does not exist (also a RegistryNotFoundError)
     │       ├── ContainerRegistryAuthError         credentials refused (also a RegistryAuthError)
     │       └── ContainerRegistryUnreachableError  registry down (also a RegistryUnreachableError)
+    ├── NamedEnvError               a named environment is missing, or a publish is refused
     ├── PolicyFileError             the admin's policy file is missing, unreadable or malformed
     ├── PolicyExportError           a policy cannot be turned into an admission policy
     └── PolicyViolation             an admin policy forbids what the flow asks for
@@ -183,3 +185,12 @@ class PolicyExportError(BakeryError):
 
 class PolicyViolation(BakeryError):
     """Raised before launch when an admin policy forbids what a flow asks for."""
+
+
+class SourceFileError(SpecError):
+    """Raised when a file a decorator names (requirements.txt, uv.lock, ...) is missing,
+    unreadable, malformed, or asks for something Bakery does not support."""
+
+
+class NamedEnvError(BakeryError):
+    """Raised when a named environment does not exist, or a publish or alias is refused."""

@@ -37,31 +37,83 @@ class Requirement:
         return f"{prefix}{self.name} {self.specifier}".strip()
 
 
+@dataclass(frozen=True, order=True)
+class SourceFile:
+    """A file a spec was read from: its path relative to the flow's folder, and its sha256.
+
+    Part of the spec, so editing the file changes the step's spec (and only that step re-locks).
+    """
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PinnedSource:
+    """A file that already pins a whole environment (uv.lock, pylock.toml, conda-lock.yml,
+    pixi.lock): taken as it is for the step's platform, never re-resolved."""
+
+    format: str  # one of bakery.sources.PINNED_FORMATS
+    path: str  # relative to the flow's folder, as in `SourceFile.path`
+    groups: tuple[str, ...] = ()  # extras / dependency groups / categories / pixi environment
+
+
+@dataclass(frozen=True)
+class NamedSource:
+    """A published named environment (`bakery env publish`): `name:tag` as written, and the
+    environment id it named when the spec was made (an alias that moves changes the spec)."""
+
+    name: str
+    tag: str
+    env_id: str
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.tag}"
+
+
 @dataclass(frozen=True)
 class EnvSpec:
-    """A normalized environment request. Field order and sorting make `spec_hash` stable."""
+    """A normalized environment request. Field order and sorting make `spec_hash` stable.
+
+    `constraints`, `files`, `pinned` and `named` are left out of the canonical form while
+    empty, so specs written before they existed keep their hashes.
+    """
 
     python: str
     pypi: tuple[Requirement, ...] = ()
     conda: tuple[Requirement, ...] = ()
     channels: tuple[str, ...] = ()
     platform: TargetPlatform = field(default_factory=TargetPlatform.host)
+    constraints: tuple[Requirement, ...] = ()  # pip `-c` constraints: versions, not installs
+    files: tuple[SourceFile, ...] = ()  # every file the spec was read from
+    pinned: PinnedSource | None = None
+    named: NamedSource | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["platform"] = str(self.platform)
         if self.platform.glibc:
             data["glibc"] = self.platform.glibc
+        for optional in ("constraints", "files", "pinned", "named"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> EnvSpec:
+        pinned, named = data.get("pinned"), data.get("named")
         return cls(
             python=data["python"],
             pypi=tuple(Requirement(**r) for r in data.get("pypi", ())),
             conda=tuple(Requirement(**r) for r in data.get("conda", ())),
             channels=tuple(data.get("channels", ())),
             platform=TargetPlatform(data["platform"], data.get("glibc")),
+            constraints=tuple(Requirement(**r) for r in data.get("constraints", ())),
+            files=tuple(SourceFile(**f) for f in data.get("files", ())),
+            pinned=PinnedSource(pinned["format"], pinned["path"], tuple(pinned.get("groups", ())))
+            if pinned
+            else None,
+            named=NamedSource(**named) if named else None,
         )
 
     @functools.cached_property
@@ -166,6 +218,23 @@ def decorator_problems(decorator: str, attributes: Mapping[str, Any]) -> list[st
             f"@{decorator}(python={python!r}): python is a string, e.g. python='3.11' "
             "(a number loses digits: 3.10 is 3.1)"
         )
+    for attribute, example in _FILE_EXAMPLES.items():
+        value = attributes.get(attribute)
+        if value is not None and not isinstance(value, str):
+            problems.append(
+                f"@{decorator}({attribute}={value!r}): {attribute} is one "
+                f"{'name' if attribute == 'named_env' else 'file name'}, e.g. "
+                f"{attribute}='{example}'"
+            )
+    groups = attributes.get("groups")
+    if groups is not None and (
+        isinstance(groups, str)
+        or not isinstance(groups, (list, tuple))
+        or not all(isinstance(g, str) for g in groups)
+    ):
+        problems.append(
+            f"@{decorator}(groups={groups!r}): groups is a list of names, e.g. groups=['train']"
+        )
     disabled = attributes.get("disabled")
     if disabled is not None and not isinstance(disabled, bool):
         problems.append(f"@{decorator}(disabled={disabled!r}): disabled is True or False")
@@ -180,6 +249,16 @@ def decorator_problems(decorator: str, attributes: Mapping[str, Any]) -> list[st
             "e.g. channels=['conda-forge']"
         )
     return problems
+
+
+# the attributes that name a file (or a named environment), with an example of each
+_FILE_EXAMPLES = {
+    "requirements": "requirements.txt",
+    "pyproject": "pyproject.toml",
+    "lockfile": "uv.lock",
+    "environment": "environment.yml",
+    "named_env": "team/torch:stable",
+}
 
 
 def _versions_are_text(packages: Mapping) -> bool:

@@ -76,6 +76,32 @@ def probe_written_attributes(flow):
     }
 
 
+def probe_as_virtual_environment(flow):
+    """Core's @pypi accepts only environments named conda, pypi or fast-bakery: Bakery's `uv`
+    environment passes as its stand-in, and the stand-in leads back to it."""
+    from metaflow.plugins.pypi.pypi_decorator import PyPIStepDecorator
+
+    from metaflow_extensions.bakery.plugins import compat
+    from metaflow_extensions.bakery.plugins.environments.uv import BakeryUVEnvironment
+
+    uv = BakeryUVEnvironment(flow)
+
+    def step_init(environment):
+        decorator = PyPIStepDecorator(attributes={"packages": {}})
+        try:
+            decorator.step_init(flow, flow._graph, "start", [], environment, None, print)
+        except Exception as error:  # noqa: BLE001 - its kind is the answer
+            return type(error).__name__
+        return "accepted"
+
+    stand_in = compat.as_virtual_environment(uv)
+    return {
+        "uv": step_init(uv),
+        "stand_in": step_init(stand_in),
+        "real": compat.real_environment(stand_in) is uv,
+    }
+
+
 def _environment(flow):
     from metaflow.metaflow_environment import MetaflowEnvironment
 

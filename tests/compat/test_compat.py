@@ -66,10 +66,27 @@ def test_written_in_flow_tells_a_decorator_in_code_from_an_added_one(probed):
     assert _value(probed, "written_in_flow") == {"written": True, "added": False}
 
 
+def test_core_pypi_takes_bakerys_uv_environment_through_its_stand_in(probed):
+    assert _value(probed, "as_virtual_environment") == {
+        "uv": "InvalidEnvironmentException",
+        "stand_in": "accepted",
+        "real": True,
+    }
+
+
 def test_written_attributes_leave_config_expressions_out(probed):
     assert _value(probed, "written_attributes") == {
         "written": {"six": "1.17.0"},
-        "deferred": ["disabled", "python"],
+        # Bakery's @pypi adds the attributes that name files and named environments
+        "deferred": [
+            "disabled",
+            "groups",
+            "lockfile",
+            "named_env",
+            "pyproject",
+            "python",
+            "requirements",
+        ],
     }
 
 

@@ -147,3 +147,21 @@ def test_a_frozen_run_without_a_lockfile_says_how_to_make_one(tmp_path):
         f"no lockfile at {path}: run `bakery lock train.py` (or a run without "
         "METAFLOW_BAKERY_FROZEN) to make one"
     )
+
+
+def test_a_frozen_lock_names_the_file_that_changed(tmp_path):
+    from bakery.errors import FrozenLockError
+    from bakery.lock.update import update_lock
+    from bakery.spec import EnvSpec, NamedSource, SourceFile
+
+    def spec(sha, named=None):
+        return EnvSpec(python="3.11", files=(SourceFile("requirements.txt", sha),), named=named)
+
+    path = tmp_path / "flow.bakery.lock"
+    env = LockedEnv(spec=spec("a" * 64), python="3.11", packages=())
+    update_lock(path, "F", {"start": spec("a" * 64)}, lambda s: env)
+    with pytest.raises(FrozenLockError, match="requirements.txt changed"):
+        update_lock(path, "F", {"start": spec("b" * 64)}, lambda s: env, frozen=True)
+    moved = spec("a" * 64, NamedSource("team/x", "stable", "c" * 32))
+    with pytest.raises(FrozenLockError, match="named environment none -> team/x:stable"):
+        update_lock(path, "F", {"start": moved}, lambda s: env, frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -228,3 +229,28 @@ def test_enforce_raises_a_single_violation_unchanged(policy_from: LoadPolicy) ->
 def test_a_request_of_another_kind_is_a_type_error(policy_from: LoadPolicy) -> None:
     with pytest.raises(TypeError, match="not a policy request"):
         policy_from(EXAMPLE).violations(["python:3.11"])  # type: ignore[list-item]
+
+
+def test_named_prefixes_allow_named_environments_under_them_only():
+    from bakery.policy import NamedEnvRequest, parse_policy
+
+    policy = parse_policy(
+        'version = 1\n[dependencies]\non_the_fly = false\nnamed_prefixes = ["ml-platform/"]\n',
+        path=Path("/etc/bakery/policy.toml"),
+    )
+    ok = NamedEnvRequest("train", "ml-platform/torch", "@pypi(named_env='ml-platform/torch:1')")
+    assert policy.violation(ok) is None
+    bad = NamedEnvRequest("train", "ml-platformx/torch", "@pypi(named_env='ml-platformx/torch')")
+    message = str(policy.violation(bad))
+    assert "step 'train'" in message and "named_prefixes = ['ml-platform/']" in message
+    on_the_fly = policy.violation(OnTheFlyRequest("train", "@pypi(requirements='r.txt')"))
+    assert "or on a named environment under ml-platform/" in str(on_the_fly)
+
+
+def test_a_dependencies_section_may_hold_named_prefixes_alone():
+    from bakery.policy import parse_policy
+
+    policy = parse_policy(
+        'version = 1\n[dependencies]\nnamed_prefixes = ["team"]\n', path=Path("p.toml")
+    )
+    assert policy.on_the_fly is None and policy.named_prefixes == ("team",)

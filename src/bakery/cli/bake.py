@@ -70,6 +70,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, help="image cache (default: $BAKERY_CACHE_DIR/image)"
     )
+    parser.add_argument(
+        "--environment",
+        choices=("conda", "pypi", "uv"),
+        default="conda",
+        help="with a flow: the Metaflow environment it runs under (uv for flows written for "
+        "--environment=uv)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
 
@@ -126,7 +133,9 @@ def _base_source(args: argparse.Namespace) -> str:
 def _locked_steps(args: argparse.Namespace) -> tuple[Lockfile, dict[str, list[str]]]:
     """The lockfile (a flow's, updated first, or `--lock`'s) and the environments to bake."""
     if args.flow:
-        lock_path, platform_steps = _lock_flow(args.flow, args.platform, quiet=args.json)
+        lock_path, platform_steps = _lock_flow(
+            args.flow, args.platform, quiet=args.json, environment=args.environment
+        )
     else:
         lock_path, platform_steps = args.lock, None
     lock = read_lock(lock_path)
@@ -142,12 +151,14 @@ def _locked_steps(args: argparse.Namespace) -> tuple[Lockfile, dict[str, list[st
     return lock, steps
 
 
-def _lock_flow(flow: str, platform: str | None, quiet: bool) -> tuple[Path, dict[str, str]]:
+def _lock_flow(
+    flow: str, platform: str | None, quiet: bool, environment: str = "conda"
+) -> tuple[Path, dict[str, str]]:
     """Bring `flow`'s lockfile up to date; return its path and `{step: env_id}` for the platform."""
     verb = ["lock", *(["--platform", platform] if platform else [])]
     console = make_console(stderr=True, quiet=quiet)
     with console.status(f"Locking {Path(flow).name}...", spinner="dots"):
-        result = call_flow(flow, verb)
+        result = call_flow(flow, verb, environment=environment)
     return Path(flow).parent / result["lockfile"], result["steps"]
 
 

@@ -1,4 +1,6 @@
-"""`bakery env show FLOW` and `bakery env gc`: inspect and clean the environment cache."""
+"""`bakery env show FLOW` and `bakery env gc`: inspect and clean the environment cache;
+`bakery env publish|ls|show NAME|alias` (named environments, `named.py`) and `bakery env get`
+(a past run's environment, `env_get.py`)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,23 @@ from .flowcall import call_flow
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("env", help="Inspect and clean cached step environments.")
+    parser = subparsers.add_parser(
+        "env", help="Inspect, clean, publish and recreate step environments."
+    )
     verbs = parser.add_subparsers(dest="env_verb", metavar="COMMAND")
-    show = verbs.add_parser("show", help="Per step: spec, locked packages, cache path and size.")
-    show.add_argument("flow", help="the flow file, e.g. flow.py")
+    show = verbs.add_parser(
+        "show",
+        help="Per step of a flow: spec, locked packages, cache path and size; or a named "
+        "environment (NAME[:TAG]).",
+    )
+    show.add_argument("flow", help="the flow file, e.g. flow.py, or NAME[:TAG]")
+    show.add_argument("--datastore", help="for a named environment: Metaflow datastore type")
+    show.add_argument(
+        "--environment",
+        choices=("conda", "pypi", "uv"),
+        default="conda",
+        help="for a flow: the Metaflow environment it runs under",
+    )
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)
     gc = verbs.add_parser("gc", help="Remove cached environments no lockfile refers to.")
@@ -27,10 +42,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gc.add_argument("--dry-run", action="store_true", help="report, remove nothing")
     gc.add_argument("--cache-dir", type=Path, help="cache root (default: BAKERY_CACHE_DIR)")
     gc.set_defaults(func=run_gc)
+    from . import env_get, named
+
+    named.add_parsers(verbs)
+    env_get.add_parser(verbs)
 
 
 def run_show(args: argparse.Namespace) -> int:
-    report = call_flow(args.flow, ["show"])
+    if not args.flow.endswith(".py"):  # a named environment
+        from .named import run_show as show_named
+
+        args.ref = args.flow
+        return show_named(args)
+    report = call_flow(args.flow, ["show"], environment=args.environment)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -41,7 +65,7 @@ def run_show(args: argparse.Namespace) -> int:
     )
     for steps, entry in _by_environment(report["steps"]):
         spec = entry["spec"]
-        wanted = ", ".join(f"{r['name']}{r['specifier']}" for r in spec["pypi"] + spec["conda"])
+        wanted = _requested(spec)
         title = f"env {entry['env_id'][:12]}" if entry["locked"] else "not locked"
         console.print()
         console.print(
@@ -67,6 +91,25 @@ def run_show(args: argparse.Namespace) -> int:
     if report.get("disabled_steps"):
         console.print(f"steps without an environment: {', '.join(report['disabled_steps'])}")
     return 0
+
+
+def _requested(spec: dict) -> str:
+    """What a step asks for, in one line: its named environment or lockfile, the files it was
+    read from, then packages."""
+    parts = []
+    if spec.get("named"):
+        named = spec["named"]
+        parts.append(f"named environment {named['name']}:{named['tag']}")
+    if spec.get("pinned"):
+        pinned = spec["pinned"]
+        groups = f" (groups: {', '.join(pinned['groups'])})" if pinned.get("groups") else ""
+        parts.append(f"{pinned['path']}{groups} as it is")
+    packages = ", ".join(f"{r['name']}{r['specifier']}" for r in spec["pypi"] + spec["conda"])
+    if packages:
+        parts.append(("plus " if parts else "") + packages)
+    if spec.get("files") and not spec.get("pinned"):
+        parts.append("from " + ", ".join(f["path"] for f in spec["files"]))
+    return "; ".join(parts)
 
 
 def _by_environment(steps: dict) -> list[tuple[list[str], dict]]:

@@ -37,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # verbs whose positionals may follow their options (`env publish flow.py --step s NAME:TAG`)
+    if extra and hasattr(args, "targets") and not any(e.startswith("-") for e in extra):
+        args.targets = [*args.targets, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -153,4 +153,13 @@ def _describe_change(old: EnvSpec | None, new: EnvSpec) -> str:
                 )
     if old.channels != new.channels:
         changes.append("channels changed")
+    edited = sorted({f.path for f in set(old.files) ^ set(new.files)})
+    if edited:
+        changes.append(f"{', '.join(edited)} changed")
+    if old.pinned != new.pinned and not edited:
+        changes.append("lockfile= or groups= changed")
+    if old.named != new.named:
+        before = f"{old.named} ({old.named.env_id[:12]})" if old.named else "none"
+        after = f"{new.named} ({new.named.env_id[:12]})" if new.named else "none"
+        changes.append(f"named environment {before} -> {after}")
     return "changed: " + (", ".join(changes) or "settings changed")

@@ -22,6 +22,7 @@ from .load import (
 from .model import (
     BakeTargetRequest,
     ImageRequest,
+    NamedEnvRequest,
     OnTheFlyRequest,
     Policies,
     Policy,
@@ -35,6 +36,7 @@ __all__ = [
     "BakeTargetRequest",
     "ImagePattern",
     "ImageRequest",
+    "NamedEnvRequest",
     "OnTheFlyRequest",
     "Policies",
     "Policy",

@@ -14,7 +14,7 @@ from ..registry.reference import ImageReference
 from .patterns import ImagePattern
 
 if TYPE_CHECKING:
-    from .model import BakeTargetRequest, ImageRequest, OnTheFlyRequest, Policy
+    from .model import BakeTargetRequest, ImageRequest, NamedEnvRequest, OnTheFlyRequest, Policy
 
 
 def image_violation(policy: Policy, request: ImageRequest) -> PolicyViolation | None:
@@ -50,13 +50,39 @@ def on_the_fly_violation(policy: Policy, request: OnTheFlyRequest) -> PolicyViol
     """The violation if `[dependencies] on_the_fly = false` forbids `request.decorator`, else None."""
     if policy.on_the_fly is not False:
         return None
+    named = (
+        f" or on a named environment under {', '.join(policy.named_prefixes)} "
+        "(`@pypi(named_env=...)`)"
+        if policy.named_prefixes
+        else ""
+    )
     return _violation(
         request.step,
         f"{request.decorator} builds an environment on the fly, which the perimeter policy "
         f"{policy.path} forbids ([dependencies] on_the_fly = false). Run the step in an image the "
-        f"policy allows that already holds its packages, or ask the administrator who owns "
+        f"policy allows that already holds its packages{named}, or ask the administrator who owns "
         f"{policy.path} to allow on-the-fly environments.",
     )
+
+
+def named_env_violation(policy: Policy, request: NamedEnvRequest) -> PolicyViolation | None:
+    """The violation if `[dependencies] named_prefixes` does not cover `request.name`, else None."""
+    prefixes = policy.named_prefixes
+    if prefixes is None or any(_under(request.name, prefix) for prefix in prefixes):
+        return None
+    return _violation(
+        request.step,
+        f"{request.decorator} uses the named environment '{request.name}', outside the prefixes "
+        f"the perimeter policy {policy.path} allows ([dependencies] named_prefixes = "
+        f"{list(prefixes)!r}). Use a named environment under one of them (`bakery env ls` lists "
+        f"them), or ask the administrator who owns {policy.path} to add its prefix.",
+    )
+
+
+def _under(name: str, prefix: str) -> bool:
+    """`team/torch` is under `team/` and `team`, not under `tea`."""
+    prefix = prefix.rstrip("/")
+    return name == prefix or name.startswith(prefix + "/")
 
 
 def bake_target_violation(policy: Policy, request: BakeTargetRequest) -> PolicyViolation | None:

@@ -43,7 +43,7 @@ SUPPORTED_VERSIONS = (1,)
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "images": ("allowed",),
-    "dependencies": ("on_the_fly",),
+    "dependencies": ("on_the_fly", "named_prefixes"),
     "bake": ("registry",),
 }
 _TOP_LEVEL = ("version", *_SECTIONS)
@@ -133,6 +133,7 @@ def parse_policy(text: str, *, path: Path, origin: str = "named explicitly") -> 
         version=version,
         allowed_images=None if images is None else _allowed_images(path, images),
         on_the_fly=None if dependencies is None else _on_the_fly(path, dependencies),
+        named_prefixes=None if dependencies is None else _named_prefixes(path, dependencies),
         bake_registry=None if bake is None else _bake_registry(path, bake),
     )
 
@@ -161,13 +162,13 @@ def _section(path: Path, data: dict[str, Any], name: str) -> dict[str, Any] | No
     if not isinstance(section, dict):
         raise _error(path, name, "must be a table", f"write it as a `[{name}]` section")
     _check_keys(path, name, section, _SECTIONS[name])
-    (key,) = _SECTIONS[name]
-    if key not in section:
+    if not any(key in section for key in _SECTIONS[name]):
+        keys = " or ".join(f"`{key}`" for key in _SECTIONS[name])
         raise _error(
             path,
             f"[{name}]",
-            f"has no `{key}`",
-            f"set `{key}` in it, or remove the section to put no constraint of this kind",
+            f"has no {keys}",
+            f"set {keys} in it, or remove the section to put no constraint of this kind",
         )
     return section
 
@@ -199,7 +200,23 @@ def _allowed_images(path: Path, images: dict[str, Any]) -> tuple[ImagePattern, .
     return tuple(patterns)
 
 
-def _on_the_fly(path: Path, dependencies: dict[str, Any]) -> bool:
+def _named_prefixes(path: Path, dependencies: dict[str, Any]) -> tuple[str, ...] | None:
+    value = dependencies.get("named_prefixes")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _error(
+            path,
+            "[dependencies] named_prefixes",
+            f"must be a list of name prefixes, not {value!r}",
+            'write e.g. `named_prefixes = ["ml-platform/"]`',
+        )
+    return tuple(v.strip() for v in value)
+
+
+def _on_the_fly(path: Path, dependencies: dict[str, Any]) -> bool | None:
+    if "on_the_fly" not in dependencies:
+        return None
     value = dependencies["on_the_fly"]
     if not isinstance(value, bool):
         raise _error(

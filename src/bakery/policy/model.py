@@ -44,7 +44,16 @@ class BakeTargetRequest:
     repository: str
 
 
-PolicyRequest = ImageRequest | OnTheFlyRequest | BakeTargetRequest
+@dataclass(frozen=True)
+class NamedEnvRequest:
+    """A step asks to run in the named environment `name` (`@pypi(named_env=...)`)."""
+
+    step: str
+    name: str
+    decorator: str
+
+
+PolicyRequest = ImageRequest | OnTheFlyRequest | BakeTargetRequest | NamedEnvRequest
 """Anything a run can ask a policy about."""
 
 
@@ -63,6 +72,7 @@ class Policy:
     allowed_images: tuple[ImagePattern, ...] | None = None
     on_the_fly: bool | None = None
     bake_registry: RepositoryPrefix | None = None
+    named_prefixes: tuple[str, ...] | None = None  # `[dependencies] named_prefixes`
 
     def check_image(self, reference: str, *, step: str, source: str) -> None:
         """Raise `PolicyViolation` unless `step` may run in image `reference`."""
@@ -84,6 +94,8 @@ class Policy:
             return check.on_the_fly_violation(self, request)
         if isinstance(request, BakeTargetRequest):
             return check.bake_target_violation(self, request)
+        if isinstance(request, NamedEnvRequest):
+            return check.named_env_violation(self, request)
         raise TypeError(f"not a policy request: {request!r}")
 
     def violations(self, requests: Iterable[PolicyRequest]) -> list[PolicyViolation]:

@@ -45,7 +45,8 @@ def resolve_pypi(
     indexes = indexes or IndexConfig.from_environment()
     minor = ".".join(python_version.split(".")[:2])
     requirements = "\n".join(r.pep508() for r in spec.pypi) + "\n"
-    pylock = _uv_compile(requirements, python_version, spec.platform, indexes)
+    constraints = "\n".join(r.pep508() for r in spec.constraints)
+    pylock = _uv_compile(requirements, python_version, spec.platform, indexes, constraints)
     markers = spec.platform.marker_environment(python_version)
     packages = tuple(
         _locked_package(entry, minor, spec.platform) for entry in pylock if _applies(entry, markers)
@@ -54,10 +55,18 @@ def resolve_pypi(
 
 
 def _uv_compile(
-    requirements: str, python_version: str, platform: TargetPlatform, indexes: IndexConfig
+    requirements: str,
+    python_version: str,
+    platform: TargetPlatform,
+    indexes: IndexConfig,
+    constraints: str = "",
 ) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bakery-resolve-") as tmp:
         out = Path(tmp) / "pylock.toml"
+        constraint_args = []
+        if constraints:  # pip's -c: versions for packages that get installed, installing none
+            (Path(tmp) / "constraints.txt").write_text(constraints + "\n")
+            constraint_args = ["-c", str(Path(tmp) / "constraints.txt")]
         cmd = [
             uv_binary(),
             "pip",
@@ -73,6 +82,7 @@ def _uv_compile(
             platform.uv_platform,
             "--no-header",
             "--quiet",
+            *constraint_args,
             *indexes.uv_args(),
         ]
         env = {**uv_environment(), **platform.uv_environment(), **indexes.uv_credentials()}

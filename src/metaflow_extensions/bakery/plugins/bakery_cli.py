@@ -48,7 +48,6 @@ def lock(obj, platform, upgrade):
 
     from bakery.errors import BakeryError
     from bakery.lock.update import update_lock
-    from bakery.resolve import resolve
     from bakery.resolve.indexes import IndexConfig
     from bakery.spec import TargetPlatform
 
@@ -67,7 +66,7 @@ def lock(obj, platform, upgrade):
             Path(environment.lock_path()),
             obj.flow.name,
             specs,
-            lambda spec: resolve(spec, indexes=indexes),
+            environment.resolver(indexes),
             force=upgrade,
         )
     except BakeryError as e:

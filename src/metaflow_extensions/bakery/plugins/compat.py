@@ -14,6 +14,7 @@ Imported in tasks whose code package has no Bakery core: nothing here imports `b
 from __future__ import annotations
 
 __all__ = [
+    "as_virtual_environment",
     "card_folder_name",
     "code_package_contents",
     "code_package_pythonpath",
@@ -24,6 +25,7 @@ __all__ = [
     "kubernetes_task_command",
     "local_card_root",
     "local_datatools_root",
+    "real_environment",
     "replace_local_package_commands",
     "set_conda_decorator_state",
     "steps_in_order",
@@ -205,3 +207,28 @@ def local_datatools_root() -> str | None:
         return Local.get_root_from_config(lambda *args, **kwargs: None, create_on_absent=False)
     except TypeError:  # no local datastore root either
         return None
+
+
+class _VirtualEnvironment:
+    """An environment as core's @pypi / @conda see it: they accept only those named conda, pypi
+    or fast-bakery, and Bakery's `uv` environment is one of them in all but name."""
+
+    TYPE = "pypi"
+
+    def __init__(self, environment) -> None:
+        self._environment = environment
+
+    def __getattr__(self, name):
+        return getattr(self._environment, name)
+
+
+def as_virtual_environment(environment):
+    """`environment`, or for Bakery's `--environment=uv` a stand-in core's decorators accept."""
+    if getattr(environment, "TYPE", None) == "uv" and hasattr(environment, "step_specs"):
+        return _VirtualEnvironment(environment)
+    return environment
+
+
+def real_environment(environment):
+    """The environment behind `as_virtual_environment`'s stand-in (itself otherwise)."""
+    return environment._environment if isinstance(environment, _VirtualEnvironment) else environment

@@ -97,19 +97,35 @@ def exit_hook_requests(flow):
         yield ImageRequest("exit hook %s" % names, str(image), "@exit_hook(options={'image': ...})")
 
 
-def on_the_fly_requests(flow, steps):
-    """A request per step (of `steps`) whose @pypi/@conda names packages to install."""
-    from bakery.policy import OnTheFlyRequest
+def on_the_fly_requests(flow, steps, defaults=None):
+    """A request per step (of `steps`) whose @pypi/@conda names packages or files to install,
+    and one per step on a named environment."""
+    from bakery.errors import SpecError
+    from bakery.policy import NamedEnvRequest, OnTheFlyRequest
+    from bakery.sources import plan_sources
 
     for step in flow:
         if step.name not in steps:
             continue
-        request = step_decorator_request(flow, step) or {}
+        request = step_decorator_request(flow, step, defaults) or {}
+        try:
+            plan = plan_sources(request["levels"]) if request else None
+        except SpecError:
+            continue  # conflicting sources: the step's spec reports it, naming the step
         for kind in ("pypi", "conda"):
             attributes = request.get(kind) or {}
             packages = attributes.get("packages") or {}
-            if packages:
+            if packages and (plan is None or plan.whole is None):
                 yield OnTheFlyRequest(step.name, "@%s(packages=%r)" % (kind, dict(packages)))
+        if plan is None:
+            continue
+        if plan.whole is not None and plan.whole.attribute == "named_env":
+            name = str(plan.whole.value).partition(":")[0]
+            yield NamedEnvRequest(step.name, name, str(plan.whole))
+        elif plan.whole is not None:
+            yield OnTheFlyRequest(step.name, str(plan.whole))
+        for named in plan.files:
+            yield OnTheFlyRequest(step.name, str(named))
 
 
 def image_requests(flow, decorators, *, skip=()):

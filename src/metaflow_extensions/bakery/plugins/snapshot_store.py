@@ -61,8 +61,55 @@ class DatastorePackageStore:
         finally:
             handle.close()
 
+    def write_text(self, key: str, text: str, *, overwrite: bool) -> None:
+        """`bakery.named.TextStore`: write a small document (kept if it exists, unless
+        `overwrite`)."""
+        import io
+
+        handle = io.BytesIO(text.encode())
+        self.storage.save_bytes(iter([(key, handle)]), overwrite=overwrite, len_hint=1)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """`bakery.named.TextStore`: the entries directly under the folder `prefix`."""
+        found = []
+        for entry in self.storage.list_content([prefix.rstrip("/")]):
+            name = self.storage.basename(entry.path.rstrip("/"))
+            found.append(name if entry.is_file else name + "/")
+        return found
+
     def get_text(self, key: str) -> str | None:
         with self.storage.load_bytes([key]) as loaded:
             for _, local_path, _ in loaded:
                 return Path(local_path).read_text() if local_path else None
         return None
+
+
+def store_snapshot(env, store: DatastorePackageStore, *, indexes, wheels) -> int:
+    """Store `env`'s artifacts and the tools that install it, then its manifest
+    (`envs/<id>.json`, what a bootstrap reads); returns how many artifacts were uploaded."""
+    import json
+    import tempfile
+
+    from bakery.snapshot import snapshot_env, snapshot_tools
+
+    key = "envs/%s.json" % env.env_id
+    if _is_complete(store, key, env):
+        return 0
+    stored = snapshot_env(env, store, indexes=indexes, wheels=wheels)
+    tools = snapshot_tools(env, store, indexes=indexes)
+    with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
+        store.put_text(key, json.dumps({**tools, "env": env.to_dict()}, sort_keys=True), Path(tmp))
+    return stored
+
+
+def _is_complete(store, manifest_key, env) -> bool:
+    """Whether the env's manifest is stored and names every tool its bootstrap needs (older
+    manifests may lack one)."""
+    import json
+
+    from bakery.snapshot import required_tools
+
+    if not store.existing([manifest_key]):
+        return False
+    manifest = json.loads(store.get_text(manifest_key) or "{}")
+    return all(tool in manifest for tool in required_tools(env))

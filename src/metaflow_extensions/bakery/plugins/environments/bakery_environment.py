@@ -8,7 +8,6 @@ the user's packages.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -18,6 +17,7 @@ from metaflow.metaflow_environment import MetaflowEnvironment
 from .. import task_interpreter
 from ..compat import steps_in_order
 from ..exceptions import BakeryMetaflowException
+from .sources import StepSources
 from .step_specs import build_spec, check_decorators, is_disabled
 
 REMOTE_ENV_LINK = task_interpreter.ENV_LINK
@@ -27,7 +27,7 @@ class BakeryEnvironmentException(BakeryMetaflowException):
     headline = "Bakery could not prepare the environment"
 
 
-class BakeryCondaEnvironment(MetaflowEnvironment):
+class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
     """Each step runs in its own locked, cached environment (PyPI via uv, conda via rattler)."""
 
     TYPE = "conda"
@@ -153,6 +153,9 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         lock_path = self.lock_path()
         if os.path.exists(lock_path):
             files.append((lock_path, os.path.basename(lock_path), ContentType.USER_CONTENT))
+        # the files steps were made from travel too (`package list` shows them)
+        for path, arcname in self.source_files(self._package_specs()):
+            files.append((path, arcname, ContentType.USER_CONTENT))
         return files
 
     def get_environment_info(self, include_ext_info=False):
@@ -190,7 +193,15 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             pinned = get_pinned_conda_libs("%d.%d" % sys.version_info[:2], self.datastore_type)
             target = platform or _remote_platform(step)
             try:
-                spec = build_spec(self.flow, step, pinned, target)
+                spec = build_spec(
+                    self.flow,
+                    step,
+                    pinned,
+                    target,
+                    root=self.flow_dir(),
+                    named=self.named_lookup(),
+                    defaults=self.source_defaults(),
+                )
             except BakeryError as e:
                 failures.setdefault(str(e), (e, []))[1].append(step.name)
                 continue
@@ -208,7 +219,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         if self._policy is None:
             return
         steps = {s.name for s in self.flow if not only_steps or s.name in only_steps}
-        requests = list(policy_gate.on_the_fly_requests(self.flow, steps))
+        requests = list(policy_gate.on_the_fly_requests(self.flow, steps, self.source_defaults()))
         requests += policy_gate.image_requests(
             self.flow, compute_decorators, skip=self._images_to_bake(steps)
         )
@@ -231,9 +242,10 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         from bakery.envs.progress import EnvProgress
         from bakery.envs.realize import realize_all
         from bakery.lock.update import update_lock
-        from bakery.resolve import resolve
         from bakery.resolve.indexes import IndexConfig
         from bakery.spec import TargetPlatform
+
+        from ..named_envs import realize_from_snapshots
 
         specs = self.step_specs(only_steps)
         if not specs:
@@ -246,7 +258,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
                 Path(self.lock_path()),
                 self.flow.name,
                 specs,
-                lambda spec: resolve(spec, indexes=indexes),
+                self.resolver(indexes),
                 frozen=settings.frozen,
                 force=self._force_rebuild,
                 on_resolve=progress.resolving,
@@ -264,6 +276,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
             local = {
                 s: e for s, e in self._locked.items() if e.spec.platform == host and s not in remote
             }
+            realize_from_snapshots(local, cache, self.datastore_type, self._log)
             built = realize_all(
                 local.items(),
                 cache,
@@ -291,27 +304,17 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
     def _snapshot(self, indexes, envs):
         """Store the artifacts of `envs` (and the tools that install them), once."""
-        import tempfile
-        from pathlib import Path
-
         from bakery.envs.cache import image_cache_dir
         from bakery.fetch import ArtifactStore
-        from bakery.snapshot import snapshot_env, snapshot_tools
 
-        from ..snapshot_store import DatastorePackageStore
+        from ..snapshot_store import DatastorePackageStore, store_snapshot
 
         store = DatastorePackageStore(self.datastore_type)
         # the wheels stay on this machine too, where an image bake of these envs finds them
         wheels = ArtifactStore(image_cache_dir(self.cache_root()) / "wheels")
         stored = 0
-        with tempfile.TemporaryDirectory(prefix="bakery-") as tmp:
-            for env in {e.env_id: e for e in envs}.values():
-                key = "envs/%s.json" % env.env_id
-                if _is_complete(store, key, env):
-                    continue
-                stored += snapshot_env(env, store, indexes=indexes, wheels=wheels)
-                tools = snapshot_tools(env, store, indexes=indexes)
-                store.put_text(key, _dumps({**tools, "env": env.to_dict()}), Path(tmp))
+        for env in {e.env_id: e for e in envs}.values():
+            stored += store_snapshot(env, store, indexes=indexes, wheels=wheels)
         if stored:
             self._log("Stored %d package(s) in the snapshot at %s" % (stored, store.root))
 
@@ -395,18 +398,3 @@ def _core_files():
     root = Path(bakery.__file__).parent
     for path in sorted(root.rglob("*.py")):
         yield str(path), str(Path("bakery") / path.relative_to(root))
-
-
-def _is_complete(store, manifest_key, env) -> bool:
-    """Whether the env's manifest is stored and names every tool its bootstrap needs (older
-    manifests may lack one)."""
-    from bakery.snapshot import required_tools
-
-    if not store.existing([manifest_key]):
-        return False
-    manifest = json.loads(store.get_text(manifest_key) or "{}")
-    return all(tool in manifest for tool in required_tools(env))
-
-
-def _dumps(data) -> str:
-    return json.dumps(data, sort_keys=True)

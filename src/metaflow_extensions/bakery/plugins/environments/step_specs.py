@@ -94,28 +94,73 @@ def _merge(flow_attrs: dict | None, step_attrs: dict | None, name: str) -> dict 
     }
 
 
-def step_decorator_request(flow, step) -> dict | None:
-    """{'pypi': attrs|None, 'conda': attrs|None}, or None when the step's environment is disabled."""
-    pypi = _merge(_flow_attributes(flow, "pypi_base"), _attributes(step.decorators, "pypi"), "pypi")
-    conda = _merge(
-        _flow_attributes(flow, "conda_base"), _attributes(step.decorators, "conda"), "conda"
-    )
+def step_decorator_request(flow, step, defaults=None) -> dict | None:
+    """{'pypi': attrs|None, 'conda': attrs|None, 'levels': ...}, or None when the step's
+    environment is disabled. `levels[kind]` is (flow attributes, step attributes) as written,
+    for the file attributes (bakery.sources.compose); `defaults` are flow-level attributes an
+    environment implies (`--environment=uv`: the project's uv.lock)."""
+    flow_pypi = _flow_attributes(flow, "pypi_base")
+    if (
+        defaults
+        and not _names_a_source(flow_pypi)
+        and not _names_a_source(_flow_attributes(flow, "conda_base"))
+    ):
+        flow_pypi = {**(flow_pypi or {}), **defaults}
+    step_pypi = _attributes(step.decorators, "pypi")
+    flow_conda = _flow_attributes(flow, "conda_base")
+    step_conda = _attributes(step.decorators, "conda")
+    pypi = _merge(flow_pypi, step_pypi, "pypi")
+    conda = _merge(flow_conda, step_conda, "conda")
     for request in (pypi, conda):
         if request and request["disabled"]:
             return None
-    return {"pypi": pypi, "conda": conda}
+    return {
+        "pypi": pypi,
+        "conda": conda,
+        "levels": {
+            "pypi": (flow_pypi, _own_packages(step_pypi, flow_pypi)),
+            "conda": (flow_conda, _own_packages(step_conda, flow_conda)),
+        },
+    }
+
+
+def _names_a_source(attributes: dict | None) -> bool:
+    from bakery.sources import ATTRIBUTES
+
+    attributes = attributes or {}
+    keys = ("packages", "libraries", *ATTRIBUTES["pypi"], *ATTRIBUTES["conda"])
+    return any(attributes.get(k) for k in keys if k != "groups")
+
+
+def _own_packages(step_attrs: dict | None, flow_attrs: dict | None) -> dict | None:
+    """The step's attributes with only the packages it wrote itself: core's step_init copies
+    its `_base` decorator's packages into the step's."""
+    if step_attrs is None:
+        return None
+    inherited = {
+        **((flow_attrs or {}).get("libraries") or {}),
+        **((flow_attrs or {}).get("packages") or {}),
+    }
+    own = {**(step_attrs.get("libraries") or {}), **(step_attrs.get("packages") or {})}
+    if not isinstance(own, dict):
+        return step_attrs
+    kept = {k: v for k, v in own.items() if inherited.get(k) != v}
+    return {**step_attrs, "packages": kept, "libraries": {}}
 
 
 def is_disabled(flow, step) -> bool:
     return step_decorator_request(flow, step) is None
 
 
-def build_spec(flow, step, pinned: dict, platform=None):
+def build_spec(flow, step, pinned: dict, platform=None, *, root=None, named=None, defaults=None):
     """The EnvSpec for `step`, or None when disabled. Imports the core lazily (runtime only).
 
-    A SpecError does not name the step: the caller does, naming together steps that fail alike.
+    `root` is the flow's folder (files are named relative to it); `named(name, tag, platform)`
+    looks a named environment up (-> LockedEnv). A SpecError does not name the step: the
+    caller does, naming together steps that fail alike.
     """
     from bakery.resolve.python import refuse_python2
+    from bakery.sources import StepFiles, plan_sources, step_files
     from bakery.spec import (
         EnvSpec,
         TargetPlatform,
@@ -124,21 +169,101 @@ def build_spec(flow, step, pinned: dict, platform=None):
         pypi_requirements,
     )
 
-    request = step_decorator_request(flow, step)
+    request = step_decorator_request(flow, step, defaults)
     if request is None:
         return None
     pypi, conda = request["pypi"] or {}, request["conda"] or {}
+    platform = platform or TargetPlatform.host()
     asked = pypi if pypi.get("python") else conda
     python = normalize_python(asked.get("python"))
     if asked.get("python"):
         refuse_python2(python, decorator=asked["python_from"])
-    channels = [*_default_channels(), *conda.get("channels", [])]
+    plan = plan_sources(request["levels"])
+    if plan.whole is not None and plan.whole.attribute == "named_env":
+        return _named_spec(plan.whole, asked, python, platform, named)
+    files = (
+        step_files(plan, root, platform=platform, python=python)
+        if not plan.is_empty
+        else StepFiles()
+    )
+    if files.python:
+        python = _file_python(files.python, asked, python)
+    if files.pinned is not None:  # a whole environment: only what Metaflow needs may be added
+        return EnvSpec(
+            python=python,
+            pypi=pypi_requirements(pinned),
+            platform=platform,
+            files=files.files,
+            pinned=files.pinned,
+        )
+    flow_only = not plan.flow_packages
+    user_pypi = pypi_requirements(_packages(request, "pypi", flow_only))
+    user_conda = conda_requirements(_packages(request, "conda", flow_only))
+    # an environment.yml's channels come first, as conda reads them
+    channels = [*files.channels, *_default_channels(), *conda.get("channels", [])]
+    conda_reqs = _by_name(files.conda, user_conda)
     return EnvSpec(
         python=python,
-        pypi=pypi_requirements({**pinned, **pypi.get("packages", {})}),
-        conda=conda_requirements(conda.get("packages", {})),
-        channels=tuple(dict.fromkeys(channels)) if conda.get("packages") else (),
-        platform=platform or TargetPlatform.host(),
+        pypi=_by_name(pypi_requirements(pinned), files.pypi, user_pypi),
+        conda=conda_reqs,
+        channels=tuple(dict.fromkeys(channels)) if conda_reqs else (),
+        platform=platform,
+        constraints=files.constraints,
+        files=files.files,
+    )
+
+
+def _packages(request: dict, kind: str, drop_flow: bool) -> dict:
+    """The packages= of `kind` that apply (only the step's own, when a whole environment it
+    names replaces the flow's sources)."""
+    if drop_flow:
+        return dict(((request["levels"][kind][1] or {}).get("packages")) or {})
+    return dict((request[kind] or {}).get("packages", {}))
+
+
+def _by_name(*groups):
+    """Requirements by name, later groups winning (a file's, then packages=)."""
+    merged = {}
+    for group in groups:
+        for requirement in group:
+            merged[requirement.name.split("[")[0]] = requirement
+    return tuple(sorted(merged.values()))
+
+
+def _file_python(found: str, asked: dict, python: str) -> str:
+    """The Python a file asks for (environment.yml, a conda lock), unless python= says
+    otherwise; a python= the file contradicts is refused."""
+    from bakery.errors import SpecError
+    from bakery.spec import normalize_python
+
+    if not asked.get("python"):
+        return normalize_python(found)
+    if found.split(".")[:2] != python.split(".")[:2] and found[0].isdigit() and python[0].isdigit():
+        raise SpecError(
+            f"python='{python}' on @{asked['python_from']} contradicts the Python {found} its "
+            "file installs: drop python= or change the file"
+        )
+    return python
+
+
+def _named_spec(whole, asked: dict, python: str, platform, named):
+    """A step on a named environment: the spec names it and the environment it stands for."""
+    from bakery.errors import SpecError
+    from bakery.spec import EnvSpec, NamedSource
+
+    if named is None:
+        raise SpecError(f"{whole}: named environments need Bakery's environments and a datastore")
+    name, _, tag = str(whole.value).partition(":")
+    env = named(name, tag or "latest", platform)
+    if asked.get("python") and env.python != ".".join(python.split(".")[:2]):
+        raise SpecError(
+            f"python='{python}' on @{asked['python_from']} contradicts {whole.value}, which "
+            f"has Python {env.python}: drop python="
+        )
+    return EnvSpec(
+        python=env.python,
+        platform=platform,
+        named=NamedSource(name, tag or "latest", env.env_id),
     )
 
 
