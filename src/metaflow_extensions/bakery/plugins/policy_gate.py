@@ -98,7 +98,8 @@ def exit_hook_requests(flow):
 
 
 def on_the_fly_requests(flow, steps):
-    """A request per step (of `steps`) whose @pypi/@conda names packages to install."""
+    """A request per step (of `steps`) whose @pypi/@conda names packages to install, or a
+    Python other than the one running the flow (an environment would have to be made for it)."""
     from bakery.policy import OnTheFlyRequest
 
     for step in flow:
@@ -108,8 +109,29 @@ def on_the_fly_requests(flow, steps):
         for kind in ("pypi", "conda"):
             attributes = request.get(kind) or {}
             packages = attributes.get("packages") or {}
+            python = attributes.get("python")
             if packages:
                 yield OnTheFlyRequest(step.name, "@%s(packages=%r)" % (kind, dict(packages)))
+            elif python and not _runs_here(str(python)):
+                yield OnTheFlyRequest(step.name, "@%s(python=%r)" % (kind, str(python)))
+
+
+def _runs_here(python):
+    """Whether the interpreter running the flow satisfies `python=` ('3.11', '3.11.7', '>=3.10')."""
+    import sys
+
+    running = "%d.%d.%d" % sys.version_info[:3]
+    text = python.strip()
+    if text[:1].isdigit():
+        return (running + ".").startswith(text + ".")
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    except ImportError:
+        return False
+    try:
+        return SpecifierSet(text).contains(running)
+    except InvalidSpecifier:
+        return False
 
 
 def image_requests(flow, decorators, *, skip=()):

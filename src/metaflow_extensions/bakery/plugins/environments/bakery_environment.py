@@ -80,7 +80,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
 
     def is_disabled(self, step):
         try:
-            return is_disabled(self.flow, step)
+            return is_disabled(self.flow, step) or self._installs_nothing()
         except Exception as e:
             from bakery.errors import BakeryError  # only here: tasks call this without the core
 
@@ -184,6 +184,8 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         from bakery.errors import BakeryError
 
         specs, failures = {}, {}
+        if self._installs_nothing():
+            return specs
         for step in steps_in_order(self.flow):
             if only_steps and step.name not in only_steps:
                 continue
@@ -199,6 +201,18 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         if failures:
             raise _one_error(failures)
         return specs
+
+    def _installs_nothing(self):
+        """Under `[dependencies] on_the_fly = false` no step gets an environment, so nothing is
+        resolved or installed, not even Metaflow's pinned datastore clients: steps that ask for
+        packages (or another Python) are refused before launch, the others run as if their
+        environment were disabled (docs/policies.md)."""
+        if not hasattr(self, "_no_installs"):
+            from .. import policy_gate
+
+            policy = policy_gate.load()
+            self._no_installs = bool(policy) and policy.forbids_on_the_fly
+        return self._no_installs
 
     def _check_policy(self, only_steps=None):
         """Refuse the run before anything is locked or built if the admin's policy forbids it."""
