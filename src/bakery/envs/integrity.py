@@ -1,0 +1,198 @@
+"""What runs is what was locked: checking an environment's files, and sealing it once built.
+
+uv and rattler hard-link the files of a new environment from their caches, so an environment
+shares inodes with the cache and with every other environment made from the same wheel: a file
+changed in one changes them all, and the next build links the changed file again. Hence:
+
+- **At build**, every file a package record pins (wheel RECORD, conda-meta) is hashed and
+  compared (`check_package_files`); a mismatch means a poisoned cache entry, which the builder
+  drops and fetches again (`realize`), or refuses.
+- **Sealing** (`seal`, by the cache, before the environment is renamed into place) fingerprints
+  the files no record pins (the venv's own files, RECORDs themselves, symlink targets), notes
+  every file's size and mtime in `.bakery-files.json`, and makes every file read-only. Files are
+  shared with uv's and rattler's caches, so those entries turn read-only too: neither tool
+  writes to a cached file (they replace or delete, which needs only the folder writable), and a
+  shared inode should not be writable from any one place. Folders stay writable: bytecode
+  compiled after the build, Python's own `__pycache__` and removing an environment need them.
+  Root ignores file modes: the checks below are what holds against it.
+- **Each use** (`changed_since_sealed`, from the cache's lookup) compares every file's size and
+  mtime with the seal, so an edited environment is rebuilt, not run (a stat per file).
+- **`bakery env verify`** (`verify_environment`) hashes everything again and also reports files
+  nobody put there. Bytecode in `__pycache__` is derived, not pinned: a `.pyc` whose source is a
+  pinned file is not compared (it is rewritten whenever its source changes), any other is
+  reported as unexpected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import PackageRecords, PinnedFile, file_digest, matches, read_package_records
+
+SEAL = ".bakery-files.json"
+_BOOKKEEPING = {SEAL, ".bakery-env.json"}  # the cache's own files, written around the seal
+_PYC = re.compile(r"(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One file that is not as it should be."""
+
+    path: str
+    owner: str  # the package, or "" for a file of the environment's own
+    state: str  # "modified", "missing" or "unexpected"
+
+
+def hashing_threads() -> int:
+    # hashlib releases the GIL on large buffers: a few threads keep the disks and cores busy
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def check_package_files(root: Path, records: PackageRecords | None = None) -> list[Finding]:
+    """Every package-pinned file of the environment at `root` that is missing or differs."""
+    records = records or read_package_records(root)
+    pinned = list(records.files.values())
+    with ThreadPoolExecutor(hashing_threads()) as pool:
+        states = list(pool.map(lambda p: _pinned_state(root, p), pinned, chunksize=32))
+    return [Finding(p.path, p.owner, s) for p, s in zip(pinned, states, strict=True) if s]
+
+
+def seal(root: Path) -> None:
+    """Fingerprint what no record pins, note every file's size and mtime, make files read-only."""
+    records = read_package_records(root)
+    own: dict[str, list[str]] = {}
+    for rel, path in _walk(root):
+        pinned = records.files.get(rel)
+        if rel in _BOOKKEEPING or (pinned is not None and pinned.digest and not path.is_symlink()):
+            continue
+        if pinned is None and _derived_bytecode(rel, records.files):
+            continue
+        own[rel] = [_fingerprint(path), pinned.owner if pinned else ""]
+    stats = []
+    for rel, path in _walk(root):
+        if rel in _BOOKKEEPING or path.is_symlink():
+            continue
+        mode = path.lstat().st_mode
+        if mode & 0o222:
+            os.chmod(path, stat.S_IMODE(mode) & ~0o222)
+        info = path.lstat()
+        stats.append([rel, info.st_size, info.st_mtime_ns])
+    (root / SEAL).write_text(json.dumps({"version": 1, "own": own, "stat": stats}))
+
+
+def changed_since_sealed(root: Path) -> str | None:
+    """The first file whose size or mtime differs from the seal (or why the seal is unusable),
+    or None when every sealed file looks as it did: cheap, one stat per file."""
+    seal_data = read_seal(root)
+    if seal_data is None:
+        return f"{SEAL} is missing (built by an older Bakery)"
+    for rel, size, mtime_ns in seal_data.get("stat", []):
+        try:
+            info = os.lstat(root / rel)
+        except OSError:
+            return f"{rel} is missing"
+        if info.st_size != size or info.st_mtime_ns != mtime_ns:
+            return f"{rel} changed"
+    return None
+
+
+def read_seal(root: Path) -> dict | None:
+    try:
+        data = json.loads((root / SEAL).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == 1 else None
+
+
+@dataclass
+class EnvironmentReport:
+    """What `bakery env verify` says about one environment."""
+
+    path: Path
+    checked: int = 0  # files hashed or compared
+    findings: list[Finding] = field(default_factory=list)
+    packages: dict[str, str] = field(default_factory=dict)  # owner -> ok / modified / missing
+    unsealed: bool = False  # built before environments were sealed: nothing to compare with
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings and not self.unsealed
+
+
+def verify_environment(root: Path) -> EnvironmentReport:
+    """Every file against its package record or the seal, and every file nobody put there."""
+    report = EnvironmentReport(root)
+    seal_data = read_seal(root)
+    if seal_data is None:
+        report.unsealed = True
+        return report
+    records = read_package_records(root)
+    report.findings += [Finding(problem, "", "bad record") for problem in records.problems]
+    report.findings += check_package_files(root, records)
+    own = dict(seal_data.get("own", {}))
+    with ThreadPoolExecutor(hashing_threads()) as pool:
+        states = list(pool.map(lambda item: _own_state(root, *item), own.items(), chunksize=32))
+    for (rel, (_, owner)), state in zip(own.items(), states, strict=True):
+        if state:
+            report.findings.append(Finding(rel, owner, state))
+    known = set(records.files) | set(own) | _BOOKKEEPING
+    for rel, _ in _walk(root):
+        if rel not in known and not _derived_bytecode(rel, known):
+            report.findings.append(Finding(rel, "", "unexpected"))
+    report.checked = len(records.files) + len(own)
+    for owner in sorted(records.owners() | {o for _, o in own.values() if o}):
+        states = {f.state for f in report.findings if f.owner == owner}
+        report.packages[owner] = next((s for s in ("modified", "missing") if s in states), "ok")
+    return report
+
+
+def _pinned_state(root: Path, pinned: PinnedFile) -> str | None:
+    path = root / pinned.path
+    if pinned.symlink:
+        return None if path.is_symlink() else "missing" if not path.exists() else "modified"
+    if not path.is_file() or path.is_symlink():
+        return "missing" if not os.path.lexists(path) else "modified"
+    if pinned.digest is None:
+        return None
+    try:
+        return None if matches(path, pinned.digest) else "modified"
+    except OSError:
+        return "missing"
+
+
+def _own_state(root: Path, rel: str, value: list[str]) -> str | None:
+    path = root / rel
+    if not os.path.lexists(path):
+        return "missing"
+    try:
+        return None if _fingerprint(path) == value[0] else "modified"
+    except OSError:
+        return "missing"
+
+
+def _fingerprint(path: Path) -> str:
+    if path.is_symlink():
+        return "->" + os.readlink(path)
+    return "sha256:" + file_digest(path)
+
+
+def _walk(root: Path) -> Iterable[tuple[str, Path]]:
+    """(relative path, path) of every file and symlink under `root`, symlinks not followed."""
+    for folder, dirs, files in os.walk(root):
+        base = Path(folder)
+        for name in files + [d for d in dirs if (base / d).is_symlink()]:
+            path = base / name
+            yield path.relative_to(root).as_posix(), path
+
+
+def _derived_bytecode(rel: str, known: Iterable[str]) -> bool:
+    """Whether `rel` is `__pycache__/<stem>.<tag>.pyc` of a known `<stem>.py` beside it."""
+    match = _PYC.fullmatch(rel)
+    return bool(match) and f"{match['dir']}{match['stem']}.py" in known

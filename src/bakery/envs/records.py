@@ -1,0 +1,145 @@
+"""What an environment's packages say its files are: wheel RECORDs and conda-meta records.
+
+Every installed wheel lists its files with their digests in `*.dist-info/RECORD`; every linked
+conda package lists its files, as linked, in `conda-meta/<package>.json` (rattler's copy of the
+package's `paths.json`, with `sha256_in_prefix` where the prefix was written into a file).
+A dist-info a conda package brought is the conda record's to vouch for, not its RECORD's.
+Files no record gives a digest for (the venv's own, RECORD files themselves) are not here: the
+cache fingerprints those when it seals the environment (`integrity.py`).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# digests a RECORD may use (PEP 376 forbids md5 and sha1)
+_RECORD_ALGORITHMS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b", "blake2s"}
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    """A file (or symlink) a package record vouches for."""
+
+    path: str  # relative to the environment's root, with forward slashes
+    owner: str  # "six 1.16.0", "tinylib 1.0 (conda)"
+    digest: str | None = None  # "sha256:<hex>"; None: its existence only
+    symlink: bool = False
+
+
+@dataclass
+class PackageRecords:
+    """Every file the environment's package records list, and what is wrong with the records."""
+
+    files: dict[str, PinnedFile]
+    problems: list[str]  # "six 1.16.0: RECORD names a path outside the environment (../x)"
+
+    def owners(self) -> set[str]:
+        return {pinned.owner for pinned in self.files.values()}
+
+
+def read_package_records(root: Path) -> PackageRecords:
+    """The package-pinned files of the environment at `root` (a venv or a conda prefix)."""
+    files: dict[str, PinnedFile] = {}
+    problems: list[str] = []
+    conda_owned = _read_conda_meta(root, files, problems)
+    for site in sorted(root.glob("lib/python*/site-packages")):
+        for record in sorted(site.glob("*.dist-info/RECORD")):
+            rel = record.relative_to(root).as_posix()
+            if rel not in conda_owned:
+                _read_record(root, record, files, problems)
+    return PackageRecords(files, problems)
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes (not following a final symlink is the caller's job)."""
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def matches(path: Path, digest: str) -> bool:
+    """Whether the regular file at `path` has `digest` ("algorithm:hex")."""
+    algorithm, _, expected = digest.partition(":")
+    return file_digest(path, algorithm) == expected
+
+
+def _read_record(
+    root: Path, record: Path, files: dict[str, PinnedFile], problems: list[str]
+) -> None:
+    owner = _dist_owner(record.parent.name)
+    site = record.parent.parent
+    try:
+        with record.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        problems.append(f"{owner}: its RECORD cannot be read ({e})")
+        return
+    for row in rows:
+        if not row or not row[0]:
+            continue
+        path = _inside(root, site, row[0])
+        if path is None:
+            problems.append(f"{owner}: RECORD names a path outside the environment ({row[0]})")
+            continue
+        algorithm, _, value = (row[1] if len(row) > 1 else "").partition("=")
+        digest = None
+        if algorithm in _RECORD_ALGORITHMS and value:
+            try:
+                raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            except ValueError:
+                problems.append(f"{owner}: RECORD has a malformed digest for {row[0]}")
+                continue
+            digest = f"{algorithm}:{raw.hex()}"
+        files[path] = PinnedFile(path, owner, digest)
+
+
+def _read_conda_meta(root: Path, files: dict[str, PinnedFile], problems: list[str]) -> set[str]:
+    """Conda records into `files`; returns every path a conda package installed."""
+    owned: set[str] = set()
+    for meta in sorted(root.glob("conda-meta/*.json")):
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            owner = f"{data['name']} {data['version']} (conda)"
+            entries = data.get("paths_data", {}).get("paths", [])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            problems.append(f"{meta.name}: this conda record cannot be read ({e})")
+            continue
+        for entry in entries:
+            path = _inside(root, root, str(entry.get("_path", "")))
+            if path is None:
+                problems.append(f"{owner}: a path outside the environment ({entry.get('_path')})")
+                continue
+            owned.add(path)
+            kind = entry.get("path_type", "hardlink")
+            if kind == "directory":
+                continue
+            sha256 = entry.get("sha256_in_prefix") or entry.get("sha256")
+            if kind == "softlink":
+                files[path] = PinnedFile(path, owner, symlink=True)
+            else:
+                files[path] = PinnedFile(path, owner, f"sha256:{sha256}" if sha256 else None)
+    return owned
+
+
+def _inside(root: Path, base: Path, name: str) -> str | None:
+    """`name` (relative to `base`) relative to `root`, or None if it leaves `root`."""
+    if not name or os.path.isabs(name):
+        return None
+    full = os.path.normpath(os.path.join(base, name))
+    rel = os.path.relpath(full, root)
+    if rel == "." or rel.startswith(".."):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def _dist_owner(dist_info: str) -> str:
+    name, _, version = dist_info.removesuffix(".dist-info").partition("-")
+    return f"{name} {version}".strip()
