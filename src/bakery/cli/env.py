@@ -1,4 +1,4 @@
-"""`bakery env show FLOW` and `bakery env gc`: inspect and clean the environment cache."""
+"""`bakery env show FLOW`, `bakery env gc` and `bakery env verify`: the environment cache."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from rich.table import Table
 from ..envs.cache import EnvCache
 from ..envs.gc import collect_garbage
 from ..units import human_size
+from . import env_verify
 from .console import make_console
 from .flowcall import call_flow
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("env", help="Inspect and clean cached step environments.")
+    parser = subparsers.add_parser(
+        "env", help="Inspect, verify and clean cached step environments."
+    )
     verbs = parser.add_subparsers(dest="env_verb", metavar="COMMAND")
     show = verbs.add_parser("show", help="Per step: spec, locked packages, cache path and size.")
     show.add_argument("flow", help="the flow file, e.g. flow.py")
@@ -27,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gc.add_argument("--dry-run", action="store_true", help="report, remove nothing")
     gc.add_argument("--cache-dir", type=Path, help="cache root (default: BAKERY_CACHE_DIR)")
     gc.set_defaults(func=run_gc)
+    env_verify.add_verb(verbs)
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ changed in one changes them all, and the next build links the changed file again
   compiled after the build, Python's own `__pycache__` and removing an environment need them.
   Root ignores file modes: the checks below are what holds against it.
 - **Each use** (`changed_since_sealed`, from the cache's lookup) compares every file's size and
-  mtime with the seal, so an edited environment is rebuilt, not run (a stat per file).
+  mtime with the seal, and the entries of site-packages and bin/ (where an added `.pth` file or
+  command takes effect unasked), so an edited environment is rebuilt, not run: a stat per file.
 - **`bakery env verify`** (`verify_environment`) hashes everything again and also reports files
   nobody put there. Bytecode in `__pycache__` is derived, not pinned: a `.pyc` whose source is a
   pinned file is not compared (it is rewritten whenever its source changes), any other is
@@ -84,7 +85,9 @@ def seal(root: Path) -> None:
             os.chmod(path, stat.S_IMODE(mode) & ~0o222)
         info = path.lstat()
         stats.append([rel, info.st_size, info.st_mtime_ns])
-    (root / SEAL).write_text(json.dumps({"version": 1, "own": own, "stat": stats}))
+    entries = {rel: _entries(root / rel) for rel in _watched_folders(root)}
+    seal_data = {"version": 1, "own": own, "stat": stats, "entries": entries}
+    (root / SEAL).write_text(json.dumps(seal_data))
 
 
 def changed_since_sealed(root: Path) -> str | None:
@@ -100,6 +103,10 @@ def changed_since_sealed(root: Path) -> str | None:
             return f"{rel} is missing"
         if info.st_size != size or info.st_mtime_ns != mtime_ns:
             return f"{rel} changed"
+    for rel, names in seal_data.get("entries", {}).items():
+        added = sorted(set(_entries(root / rel)) - set(names))
+        if added:
+            return f"{rel}/{added[0]} was added"
     return None
 
 
@@ -181,6 +188,20 @@ def _fingerprint(path: Path) -> str:
     if path.is_symlink():
         return "->" + os.readlink(path)
     return "sha256:" + file_digest(path)
+
+
+def _watched_folders(root: Path) -> list[str]:
+    """Where an added file takes effect without anything importing it: `.pth` files and
+    modules that shadow others in site-packages, commands in bin/."""
+    folders = [p.relative_to(root).as_posix() for p in root.glob("lib/python*/site-packages")]
+    return folders + (["bin"] if (root / "bin").is_dir() else [])
+
+
+def _entries(folder: Path) -> list[str]:
+    try:
+        return sorted(name for name in os.listdir(folder) if name != "__pycache__")
+    except OSError:
+        return []
 
 
 def _walk(root: Path) -> Iterable[tuple[str, Path]]:
