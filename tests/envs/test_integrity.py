@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -158,3 +159,25 @@ def test_a_wheel_whose_files_differ_from_its_record_is_refused(tmp_path):
     assert re.search(r"liar 1\.0: lib/python3\.\d+/site-packages/liar\.py modified", message)
     assert "even as fetched again" in message
     assert not list(cache.envs_dir.iterdir()), "nothing half-built is left in the cache"
+
+
+def test_files_a_build_already_hashed_are_not_hashed_again(tmp_path, six_env, monkeypatch):
+    import bakery.envs.integrity as integrity
+
+    hashed = []
+    real = integrity.digest_matches
+    monkeypatch.setattr(integrity, "digest_matches", lambda p, d: hashed.append(p) or real(p, d))
+    cache = EnvCache(tmp_path / "cache")
+    first = realize(six_env, cache)
+    assert any(p.endswith("six.py") for p in hashed)
+    shutil.rmtree(first.path)  # as a rebuild after deleting the environment would
+    hashed.clear()
+
+    again = realize(six_env, cache)
+
+    assert hashed and not any(p.endswith("six.py") for p in hashed), (
+        "six.py, linked from uv's cache unchanged since a build hashed it, was hashed again"
+    )
+    names = {Path(p).name for p in hashed}
+    assert names <= {"INSTALLER", "REQUESTED"}, "only files this build wrote itself"
+    assert verify_environment(again.path).ok

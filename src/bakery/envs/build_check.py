@@ -18,19 +18,22 @@ from pathlib import Path
 from ..errors import EnvironmentIntegrityError
 from ..lock.model import LockedEnv, LockedPackage
 from .integrity import Finding, check_package_files
+from .stamps import VerifiedStamps
 
 # called with the locked packages whose files differ: fetch them again into the environment
 Refetch = Callable[[list[LockedPackage]], None]
 
 
-def check_new_environment(env: LockedEnv, root: Path, refetch: Refetch) -> list[LockedPackage]:
+def check_new_environment(
+    env: LockedEnv, root: Path, refetch: Refetch, stamps: VerifiedStamps | None = None
+) -> list[LockedPackage]:
     """Make the environment at `root` match its records; returns the packages fetched again."""
-    findings = check_package_files(root)
+    findings = check_package_files(root, stamps=stamps)
     if not findings:
         return []
     bad = _packages_of(env, findings)
     refetch(bad)
-    still = check_package_files(root)
+    still = check_package_files(root, stamps=stamps)
     if still:
         raise EnvironmentIntegrityError(
             f"{_describe(still)} even as fetched again: the package itself lists other "

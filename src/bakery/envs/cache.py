@@ -7,6 +7,7 @@ Layout under the cache root (`BAKERY_CACHE_DIR`, default `~/.cache/bakery`)::
     envs/<key>/.bakery-files.json  its seal: fingerprints and stats of its files (integrity.py)
     envs/.build-<key>-<pid>/     an environment being built; renamed into place when done
     locks/<key>.lock             flock held while building <key>
+    verified/<stamp>             packages whose linked files a build hashed (stamps.py)
 
 A build killed half-way leaves only a `.build-*` folder, which is never used and is removed by
 the next build of that key. Concurrent processes that need the same new environment wait on

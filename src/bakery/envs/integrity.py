@@ -30,15 +30,24 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from .records import PackageRecords, PinnedFile, file_digest, matches, read_package_records
+from .records import (
+    PackageRecords,
+    PinnedFile,
+    digest_matches,
+    file_digest,
+    read_package_records,
+)
+from .stamps import VerifiedStamps, linked_files, package_stamp
 
 SEAL = ".bakery-files.json"
 _BOOKKEEPING = {SEAL, ".bakery-env.json"}  # the cache's own files, written around the seal
+T = TypeVar("T")
 _PYC = re.compile(r"(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc")
 
 
@@ -56,38 +65,78 @@ def hashing_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def check_package_files(root: Path, records: PackageRecords | None = None) -> list[Finding]:
-    """Every package-pinned file of the environment at `root` that is missing or differs."""
+def check_package_files(
+    root: Path, records: PackageRecords | None = None, stamps: VerifiedStamps | None = None
+) -> list[Finding]:
+    """Every package-pinned file of the environment at `root` that is missing or differs.
+
+    With `stamps`, packages whose files a build already hashed, unchanged since, are skipped,
+    and those found intact now are remembered (`stamps.py`).
+    """
     records = records or read_package_records(root)
-    pinned = list(records.files.values())
-    with ThreadPoolExecutor(hashing_threads()) as pool:
-        states = list(pool.map(lambda p: _pinned_state(root, p), pinned, chunksize=32))
-    return [Finding(p.path, p.owner, s) for p, s in zip(pinned, states, strict=True) if s]
+    to_check: list[PinnedFile] = list(records.files.values())
+    fresh: dict[str, str] = {}  # owner -> stamp, for packages hashed now
+    if stamps is not None:
+        by_owner: dict[str, list[PinnedFile]] = {}
+        for pinned in to_check:
+            by_owner.setdefault(pinned.owner, []).append(pinned)
+        to_check = []
+        for owner, files in by_owner.items():
+            linked = linked_files(root, files)
+            stamp = package_stamp(linked)
+            if linked and stamps.known(stamp):
+                skipped = {pinned.path for pinned, _ in linked}
+                to_check += [p for p in files if p.path not in skipped]
+            else:
+                fresh[owner] = stamp
+                to_check += files
+    states = _in_batches(lambda p: _pinned_state(root, p), to_check)
+    findings = [Finding(p.path, p.owner, s) for p, s in zip(to_check, states, strict=True) if s]
+    if stamps is not None:
+        bad = {f.owner for f in findings}
+        stamps.remember(stamp for owner, stamp in fresh.items() if owner not in bad)
+    return findings
+
+
+def _in_batches(check: Callable[[T], str | None], items: list[T]) -> list[str | None]:
+    """`check` over `items`, in order, on a few threads each taking one slice (a future per
+    file would cost more than hashing most files)."""
+    threads = min(hashing_threads(), max(1, len(items) // 256))
+    if threads == 1:
+        return [check(item) for item in items]
+    slices = [items[i::threads] for i in range(threads)]
+    with ThreadPoolExecutor(threads) as pool:
+        done = list(pool.map(lambda part: [check(item) for item in part], slices))
+    results: list[str | None] = [None] * len(items)
+    for i, part in enumerate(done):
+        results[i::threads] = part
+    return results
 
 
 def seal(root: Path) -> None:
     """Fingerprint what no record pins, note every file's size and mtime, make files read-only."""
     records = read_package_records(root)
     own: dict[str, list[str]] = {}
-    for rel, path in _walk(root):
+    stats: list[list] = []
+    for rel, full in _walk(root):
+        if rel in _BOOKKEEPING:
+            continue
+        info = os.lstat(full)
         pinned = records.files.get(rel)
-        if rel in _BOOKKEEPING or (pinned is not None and pinned.digest and not path.is_symlink()):
+        owner = pinned.owner if pinned else ""
+        if stat.S_ISLNK(info.st_mode):
+            own[rel] = ["->" + os.readlink(full), owner]
             continue
-        if pinned is None and _derived_bytecode(rel, records.files):
-            continue
-        own[rel] = [_fingerprint(path), pinned.owner if pinned else ""]
-    stats = []
-    for rel, path in _walk(root):
-        if rel in _BOOKKEEPING or path.is_symlink():
-            continue
-        mode = path.lstat().st_mode
-        if mode & 0o222:
-            os.chmod(path, stat.S_IMODE(mode) & ~0o222)
-        info = path.lstat()
+        if (pinned is None or pinned.digest is None) and not (
+            pinned is None and _derived_bytecode(rel, records.files)
+        ):
+            own[rel] = ["sha256:" + file_digest(Path(full)), owner]
+        if info.st_mode & 0o222:  # chmod changes neither size nor mtime
+            os.chmod(full, stat.S_IMODE(info.st_mode) & ~0o222)
         stats.append([rel, info.st_size, info.st_mtime_ns])
     entries = {rel: _entries(root / rel) for rel in _watched_folders(root)}
     seal_data = {"version": 1, "own": own, "stat": stats, "entries": entries}
-    (root / SEAL).write_text(json.dumps(seal_data))
+    (root / SEAL).write_text(json.dumps(seal_data, separators=(",", ":")))
 
 
 def changed_since_sealed(root: Path) -> str | None:
@@ -96,9 +145,10 @@ def changed_since_sealed(root: Path) -> str | None:
     seal_data = read_seal(root)
     if seal_data is None:
         return f"{SEAL} is missing (built by an older Bakery)"
+    base = str(root)
     for rel, size, mtime_ns in seal_data.get("stat", []):
         try:
-            info = os.lstat(root / rel)
+            info = os.lstat(os.path.join(base, rel))
         except OSError:
             return f"{rel} is missing"
         if info.st_size != size or info.st_mtime_ns != mtime_ns:
@@ -144,8 +194,7 @@ def verify_environment(root: Path) -> EnvironmentReport:
     report.findings += [Finding(problem, "", "bad record") for problem in records.problems]
     report.findings += check_package_files(root, records)
     own = dict(seal_data.get("own", {}))
-    with ThreadPoolExecutor(hashing_threads()) as pool:
-        states = list(pool.map(lambda item: _own_state(root, *item), own.items(), chunksize=32))
+    states = _in_batches(lambda item: _own_state(root, *item), list(own.items()))
     for (rel, (_, owner)), state in zip(own.items(), states, strict=True):
         if state:
             report.findings.append(Finding(rel, owner, state))
@@ -161,17 +210,21 @@ def verify_environment(root: Path) -> EnvironmentReport:
 
 
 def _pinned_state(root: Path, pinned: PinnedFile) -> str | None:
-    path = root / pinned.path
+    path = os.path.join(root, pinned.path)
     if pinned.symlink:
-        return None if path.is_symlink() else "missing" if not path.exists() else "modified"
-    if not path.is_file() or path.is_symlink():
-        return "missing" if not os.path.lexists(path) else "modified"
+        return None if os.path.islink(path) else "modified" if os.path.exists(path) else "missing"
     if pinned.digest is None:
-        return None
+        return None if os.path.isfile(path) and not os.path.islink(path) else _absent(path)
     try:
-        return None if matches(path, pinned.digest) else "modified"
-    except OSError:
+        return None if digest_matches(path, pinned.digest) else "modified"
+    except FileNotFoundError:
         return "missing"
+    except OSError:  # a symlink (O_NOFOLLOW), a folder, unreadable: not the file it was
+        return "modified"
+
+
+def _absent(path: str) -> str:
+    return "modified" if os.path.lexists(path) else "missing"
 
 
 def _own_state(root: Path, rel: str, value: list[str]) -> str | None:
@@ -181,7 +234,7 @@ def _own_state(root: Path, rel: str, value: list[str]) -> str | None:
     try:
         return None if _fingerprint(path) == value[0] else "modified"
     except OSError:
-        return "missing"
+        return "modified"
 
 
 def _fingerprint(path: Path) -> str:
@@ -204,13 +257,14 @@ def _entries(folder: Path) -> list[str]:
         return []
 
 
-def _walk(root: Path) -> Iterable[tuple[str, Path]]:
-    """(relative path, path) of every file and symlink under `root`, symlinks not followed."""
-    for folder, dirs, files in os.walk(root):
-        base = Path(folder)
-        for name in files + [d for d in dirs if (base / d).is_symlink()]:
-            path = base / name
-            yield path.relative_to(root).as_posix(), path
+def _walk(root: Path) -> Iterable[tuple[str, str]]:
+    """(relative path, full path) of every file and symlink under `root`, symlinks not followed."""
+    base = str(root)
+    cut = len(base) + 1
+    for folder, dirs, files in os.walk(base):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            full = os.path.join(folder, name)
+            yield full[cut:], full
 
 
 def _derived_bytecode(rel: str, known: Iterable[str]) -> bool:

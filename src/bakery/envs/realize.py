@@ -15,6 +15,7 @@ from .build_check import check_new_environment, drop_conda_cache_entries
 from .bytecode import compile_environment
 from .cache import CachedEnv, EnvCache, cache_key
 from .pypi_install import create_venv, install_pypi
+from .stamps import VerifiedStamps
 
 
 def realize(
@@ -74,7 +75,7 @@ def realize(
                     )
 
             # uv and rattler link from caches they never check again: check what they linked
-            check_new_environment(env, tmp, refetch)
+            check_new_environment(env, tmp, refetch, VerifiedStamps(cache.root / "verified"))
         except EnvironmentBuildError as e:
             raise type(e)(f"environment {env.short_id} could not be created: {e}") from None
 

@@ -15,6 +15,8 @@ import csv
 import hashlib
 import json
 import os
+import posixpath
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,17 +67,28 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def matches(path: Path, digest: str) -> bool:
-    """Whether the regular file at `path` has `digest` ("algorithm:hex")."""
+def digest_matches(path: str, digest: str) -> bool:
+    """Whether the regular file at `path` (never a symlink: OSError) has `digest`
+    ("algorithm:hex"). One open, one fstat, whole reads: most files of a package are small."""
     algorithm, _, expected = digest.partition(":")
-    return file_digest(path, algorithm) == expected
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IsADirectoryError(path)
+        hasher = hashlib.new(algorithm)
+        while chunk := os.read(fd, 1 << 22):
+            hasher.update(chunk)
+    finally:
+        os.close(fd)
+    return hasher.hexdigest() == expected
 
 
 def _read_record(
     root: Path, record: Path, files: dict[str, PinnedFile], problems: list[str]
 ) -> None:
     owner = _dist_owner(record.parent.name)
-    site = record.parent.parent
+    site = record.parent.parent.relative_to(root).as_posix()
     try:
         with record.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -85,7 +98,7 @@ def _read_record(
     for row in rows:
         if not row or not row[0]:
             continue
-        path = _inside(root, site, row[0])
+        path = _inside(site, row[0])
         if path is None:
             problems.append(f"{owner}: RECORD names a path outside the environment ({row[0]})")
             continue
@@ -113,7 +126,7 @@ def _read_conda_meta(root: Path, files: dict[str, PinnedFile], problems: list[st
             problems.append(f"{meta.name}: this conda record cannot be read ({e})")
             continue
         for entry in entries:
-            path = _inside(root, root, str(entry.get("_path", "")))
+            path = _inside("", str(entry.get("_path", "")))
             if path is None:
                 problems.append(f"{owner}: a path outside the environment ({entry.get('_path')})")
                 continue
@@ -129,15 +142,15 @@ def _read_conda_meta(root: Path, files: dict[str, PinnedFile], problems: list[st
     return owned
 
 
-def _inside(root: Path, base: Path, name: str) -> str | None:
-    """`name` (relative to `base`) relative to `root`, or None if it leaves `root`."""
-    if not name or os.path.isabs(name):
+def _inside(base: str, name: str) -> str | None:
+    """`name`, relative to the folder `base` (itself relative to the root, "" for the root),
+    as a path relative to the root; None if it is absolute or climbs out of the root."""
+    if not name or name.startswith("/") or "\\" in name:
         return None
-    full = os.path.normpath(os.path.join(base, name))
-    rel = os.path.relpath(full, root)
-    if rel == "." or rel.startswith(".."):
+    rel = posixpath.normpath(posixpath.join(base, name))
+    if rel in (".", "..") or rel.startswith("../"):
         return None
-    return rel.replace(os.sep, "/")
+    return rel
 
 
 def _dist_owner(dist_info: str) -> str:
