@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -181,3 +182,33 @@ def test_files_a_build_already_hashed_are_not_hashed_again(tmp_path, six_env, mo
     names = {Path(p).name for p in hashed}
     assert names <= {"INSTALLER", "REQUESTED"}, "only files this build wrote itself"
     assert verify_environment(again.path).ok
+
+
+def test_bytecode_compiled_after_the_build_is_recorded_and_compared(tmp_path, six_env, monkeypatch):
+    monkeypatch.setenv("BAKERY_COMPILE_BYTECODE", "sync")
+    cached = realize(six_env, EnvCache(tmp_path / "cache"))
+    (pyc,) = _six(cached.path).parent.glob("__pycache__/six.*.pyc")
+    assert pyc.stat().st_mode & 0o222 == 0
+    assert verify_environment(cached.path).ok
+
+    # Python runs a .pyc whose header matches its source without reading the source
+    body = bytearray(pyc.read_bytes())
+    body[-1] ^= 0xFF
+    os.chmod(pyc, 0o644)
+    pyc.write_bytes(bytes(body))
+
+    rel = pyc.relative_to(cached.path).as_posix()
+    findings = verify_environment(cached.path).findings
+    assert [(f.path, f.state) for f in findings] == [(rel, "modified")]
+    assert changed_since_sealed(cached.path) == f"{rel} changed"
+
+
+def test_background_compilation_records_its_bytecode(tmp_path, six_env, monkeypatch):
+    monkeypatch.setenv("BAKERY_COMPILE_BYTECODE", "background")
+    cached = realize(six_env, EnvCache(tmp_path / "cache"))
+    deadline = time.monotonic() + 120
+    while not (cached.path / ".bakery-bytecode.json").exists():
+        assert time.monotonic() < deadline, "the background compile recorded nothing"
+        time.sleep(0.2)
+    report = verify_environment(cached.path)
+    assert report.ok and report.checked > 8  # six's files and its bytecode

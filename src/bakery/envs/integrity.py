@@ -19,9 +19,10 @@ changed in one changes them all, and the next build links the changed file again
   mtime with the seal, and the entries of site-packages and bin/ (where an added `.pth` file or
   command takes effect unasked), so an edited environment is rebuilt, not run: a stat per file.
 - **`bakery env verify`** (`verify_environment`) hashes everything again and also reports files
-  nobody put there. Bytecode in `__pycache__` is derived, not pinned: a `.pyc` whose source is a
-  pinned file is not compared (it is rewritten whenever its source changes), any other is
-  reported as unexpected.
+  nobody put there. Bytecode in `__pycache__` is derived, not pinned by any record: a `.pyc` of a
+  known source is compared with the hash the bytecode compile recorded right after the build
+  (`bytecode.py`); one Python wrote later (compile mode `never`) is not compared; a `.pyc` of no
+  known source is unexpected.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from .bytecode import BYTECODE_SEAL, read_bytecode_seal
 from .records import (
     PackageRecords,
     PinnedFile,
@@ -46,7 +48,8 @@ from .records import (
 from .stamps import VerifiedStamps, linked_files, package_stamp
 
 SEAL = ".bakery-files.json"
-_BOOKKEEPING = {SEAL, ".bakery-env.json"}  # the cache's own files, written around the seal
+# the cache's own files, written around the seal (and the bytecode's, after it)
+_BOOKKEEPING = {SEAL, ".bakery-env.json", BYTECODE_SEAL}
 T = TypeVar("T")
 _PYC = re.compile(r"(?P<dir>(?:.*/)?)__pycache__/(?P<stem>[^/.]+)\.[^/]+\.pyc")
 
@@ -153,6 +156,13 @@ def changed_since_sealed(root: Path) -> str | None:
             return f"{rel} is missing"
         if info.st_size != size or info.st_mtime_ns != mtime_ns:
             return f"{rel} changed"
+    for rel, (size, mtime_ns, _) in read_bytecode_seal(root).items():
+        try:
+            info = os.lstat(os.path.join(base, rel))
+        except OSError:
+            continue  # Python compiles it again from its (checked) source
+        if info.st_size != size or info.st_mtime_ns != mtime_ns:
+            return f"{rel} changed"
     for rel, names in seal_data.get("entries", {}).items():
         added = sorted(set(_entries(root / rel)) - set(names))
         if added:
@@ -199,10 +209,20 @@ def verify_environment(root: Path) -> EnvironmentReport:
         if state:
             report.findings.append(Finding(rel, owner, state))
     known = set(records.files) | set(own) | _BOOKKEEPING
-    for rel, _ in _walk(root):
-        if rel not in known and not _derived_bytecode(rel, known):
+    bytecode = read_bytecode_seal(root)
+    compiled = []
+    for rel, full in _walk(root):
+        if rel in known:
+            continue
+        if not _derived_bytecode(rel, known):
             report.findings.append(Finding(rel, "", "unexpected"))
-    report.checked = len(records.files) + len(own)
+        elif rel in bytecode:
+            compiled.append((rel, full))
+    states = _in_batches(lambda item: _bytecode_state(item[1], bytecode[item[0]][2]), compiled)
+    for (rel, _), state in zip(compiled, states, strict=True):
+        if state:
+            report.findings.append(Finding(rel, "", state))
+    report.checked = len(records.files) + len(own) + len(compiled)
     for owner in sorted(records.owners() | {o for _, o in own.values() if o}):
         states = {f.state for f in report.findings if f.owner == owner}
         report.packages[owner] = next((s for s in ("modified", "missing") if s in states), "ok")
@@ -225,6 +245,13 @@ def _pinned_state(root: Path, pinned: PinnedFile) -> str | None:
 
 def _absent(path: str) -> str:
     return "modified" if os.path.lexists(path) else "missing"
+
+
+def _bytecode_state(full: str, sha256: str) -> str | None:
+    try:
+        return None if digest_matches(full, f"sha256:{sha256}") else "modified"
+    except OSError:
+        return "modified"
 
 
 def _own_state(root: Path, rel: str, value: list[str]) -> str | None:
