@@ -1,8 +1,8 @@
 """`bakery env verify [FLOW]`: every file of the cached environments against its package records.
 
 Per environment and package: ok, modified or missing; files no package and no build put there
-are unexpected. Exits 1 when anything differs. Bytecode (`__pycache__/*.pyc`) of a checked
-source is derived, not compared; any other `.pyc` is unexpected.
+are unexpected. Exits 1 when anything differs. Bytecode (`__pycache__/*.pyc`) is compared with
+the hashes its compile recorded after the build; a `.pyc` of no known source is unexpected.
 """
 
 from __future__ import annotations
