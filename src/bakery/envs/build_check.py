@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..errors import EnvironmentIntegrityError
 from ..lock.model import LockedEnv, LockedPackage
-from .integrity import Finding, check_package_files
+from .integrity import Finding, check_package_files, seal
+from .records import read_package_records
 from .stamps import VerifiedStamps
 
 # called with the locked packages whose files differ: fetch them again into the environment
@@ -27,19 +28,22 @@ Refetch = Callable[[list[LockedPackage]], None]
 def check_new_environment(
     env: LockedEnv, root: Path, refetch: Refetch, stamps: VerifiedStamps | None = None
 ) -> list[LockedPackage]:
-    """Make the environment at `root` match its records; returns the packages fetched again."""
-    findings = check_package_files(root, stamps=stamps)
-    if not findings:
-        return []
-    bad = _packages_of(env, findings)
-    refetch(bad)
-    still = check_package_files(root, stamps=stamps)
-    if still:
-        raise EnvironmentIntegrityError(
-            f"{_describe(still)} even as fetched again: the package itself lists other "
-            "digests than it holds, or something changes its files as they are installed. "
-            "Nothing was kept; check the package's origin (its index or channel) and re-lock"
-        )
+    """Make the environment at `root` match its records, then seal it; returns the packages
+    fetched again."""
+    records = read_package_records(root)
+    findings = check_package_files(root, records, stamps)
+    bad = _packages_of(env, findings) if findings else []
+    if bad:
+        refetch(bad)
+        records = read_package_records(root)
+        still = check_package_files(root, records, stamps)
+        if still:
+            raise EnvironmentIntegrityError(
+                f"{_describe(still)} even as fetched again: the package itself lists other "
+                "digests than it holds, or something changes its files as they are installed. "
+                "Nothing was kept; check the package's origin (its index or channel) and re-lock"
+            )
+    seal(root, records)  # here, where the records are read already (the cache seals otherwise)
     return bad
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ..lock.model import LockedEnv
 from ..settings import current
-from .integrity import changed_since_sealed, seal
+from .integrity import SEAL, changed_since_sealed, seal
 
 MARKER = ".bakery-env.json"
 
@@ -101,7 +101,8 @@ class EnvCache:
             tmp = self.envs_dir / f".build-{key}-{os.getpid()}"
             try:
                 build(tmp)
-                seal(tmp)  # fingerprinted and read-only before anything can use it
+                if not (tmp / SEAL).exists():  # realize seals as it checks the build
+                    seal(tmp)  # fingerprinted and read-only before anything can use it
                 write_marker(tmp, env)
                 os.rename(tmp, final)
             except BaseException:

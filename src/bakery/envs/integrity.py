@@ -116,9 +116,9 @@ def _in_batches(check: Callable[[T], str | None], items: list[T]) -> list[str | 
     return results
 
 
-def seal(root: Path) -> None:
+def seal(root: Path, records: PackageRecords | None = None) -> None:
     """Fingerprint what no record pins, note every file's size and mtime, make files read-only."""
-    records = read_package_records(root)
+    records = records or read_package_records(root)
     own: dict[str, list[str]] = {}
     stats: list[list] = []
     for rel, full in _walk(root):

@@ -16,11 +16,15 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 # digests a RECORD may use (PEP 376 forbids md5 and sha1)
+_BASE64 = re.compile(r"[A-Za-z0-9_-]+=*")
+# "." or ".." segments, or empty ones: a path to normalize before it is trusted
+_NEEDS_NORMALIZING = re.compile(r"(^|/)\.{1,2}(/|$)|//")
 _RECORD_ALGORITHMS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b", "blake2s"}
 
 
@@ -30,7 +34,8 @@ class PinnedFile:
 
     path: str  # relative to the environment's root, with forward slashes
     owner: str  # "six 1.16.0", "tinylib 1.0 (conda)"
-    digest: str | None = None  # "sha256:<hex>"; None: its existence only
+    # "sha256:<hex>" (conda), "sha256=<urlsafe base64>" (as RECORD writes it); None: existence only
+    digest: str | None = None
     symlink: bool = False
 
 
@@ -69,8 +74,10 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 def digest_matches(path: str, digest: str) -> bool:
     """Whether the regular file at `path` (never a symlink: OSError) has `digest`
-    ("algorithm:hex"). One open, one fstat, whole reads: most files of a package are small."""
-    algorithm, _, expected = digest.partition(":")
+    ("algorithm:hex" or RECORD's "algorithm=base64"). One open, one fstat, whole reads: most
+    files of a package are small."""
+    base64_form = "=" in digest.split(":", 1)[0]
+    algorithm, _, expected = digest.partition("=" if base64_form else ":")
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
@@ -81,6 +88,8 @@ def digest_matches(path: str, digest: str) -> bool:
             hasher.update(chunk)
     finally:
         os.close(fd)
+    if base64_form:
+        return base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode() == expected
     return hasher.hexdigest() == expected
 
 
@@ -103,14 +112,13 @@ def _read_record(
             problems.append(f"{owner}: RECORD names a path outside the environment ({row[0]})")
             continue
         algorithm, _, value = (row[1] if len(row) > 1 else "").partition("=")
-        digest = None
         if algorithm in _RECORD_ALGORITHMS and value:
-            try:
-                raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-            except ValueError:
+            if not _BASE64.fullmatch(value):
                 problems.append(f"{owner}: RECORD has a malformed digest for {row[0]}")
                 continue
-            digest = f"{algorithm}:{raw.hex()}"
+            digest = f"{algorithm}={value.rstrip('=')}"
+        else:
+            digest = None
         files[path] = PinnedFile(path, owner, digest)
 
 
@@ -147,6 +155,8 @@ def _inside(base: str, name: str) -> str | None:
     as a path relative to the root; None if it is absolute or climbs out of the root."""
     if not name or name.startswith("/") or "\\" in name:
         return None
+    if not _NEEDS_NORMALIZING.search(name):  # most rows: plain relative paths
+        return f"{base}/{name}" if base else name
     rel = posixpath.normpath(posixpath.join(base, name))
     if rel in (".", "..") or rel.startswith("../"):
         return None

@@ -44,6 +44,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         self._lock_path = None
         self._print_lock = threading.Lock()
         self._policy = None
+        self._no_installs = None  # whether a policy forbids on-the-fly environments
 
     # ---- Metaflow hooks -------------------------------------------------------------------
 
@@ -207,7 +208,7 @@ class BakeryCondaEnvironment(MetaflowEnvironment):
         resolved or installed, not even Metaflow's pinned datastore clients: steps that ask for
         packages (or another Python) are refused before launch, the others run as if their
         environment were disabled (docs/policies.md)."""
-        if not hasattr(self, "_no_installs"):
+        if self._no_installs is None:
             from .. import policy_gate
 
             policy = policy_gate.load()
