@@ -212,8 +212,8 @@ def verify_environment(root: Path) -> EnvironmentReport:
     bytecode = read_bytecode_seal(root)
     compiled = []
     for rel, full in _walk(root):
-        if rel in known:
-            continue
+        if rel in known or (rel.startswith(".bakery-") and "/" not in rel):
+            continue  # the cache's own files (and one a killed compile left half-written)
         if not _derived_bytecode(rel, known):
             report.findings.append(Finding(rel, "", "unexpected"))
         elif rel in bytecode:
