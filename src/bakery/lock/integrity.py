@@ -74,18 +74,19 @@ def _env_problem(key: str, env: LockedEnv) -> str | None:
     actual = env.env_id
     if actual != key:
         return (
-            f"environment {key[:12]} holds packages whose ids hash to {actual[:12]} "
-            f"({_summary(env)})"
+            f"the content of environment {key[:12]} ({_summary(env)}) hashes to "
+            f"{actual[:12]}, not to its id"
         )
     for package in env.by_kind("conda"):
         record = package.record or {}
         for record_field, entry_field in _RECORD_FIELDS:
-            if record_field in record and str(record[record_field]) != getattr(
-                package, entry_field
-            ):
+            said, entry = str(record.get(record_field, "")), getattr(package, entry_field)
+            if record_field == "name":  # the entry holds the normalized name
+                said, entry = said.lower(), entry.lower()
+            if record_field in record and said != entry:
                 return (
                     f"environment {key[:12]}: the conda record of '{package.name}' says "
-                    f"{record_field} {record[record_field]!r}, its entry {getattr(package, entry_field)!r}"
+                    f"{record_field} {record[record_field]!r}, its entry {entry!r}"
                 )
         if package.sha256 and record.get("sha256", package.sha256) != package.sha256:
             return (
