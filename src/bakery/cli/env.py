@@ -1,6 +1,6 @@
-"""`bakery env show FLOW` and `bakery env gc`: inspect and clean the environment cache;
-`bakery env publish|ls|show NAME|alias` (named environments, `named.py`) and `bakery env get`
-(a past run's environment, `env_get.py`)."""
+"""`bakery env show FLOW`, `bakery env gc` and `bakery env verify`: inspect, check and clean the
+environment cache; `bakery env publish|ls|show NAME|alias` (named environments, `named.py`) and
+`bakery env get` (a past run's environment, `env_get.py`)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from rich.table import Table
 from ..envs.cache import EnvCache
 from ..envs.gc import collect_garbage
 from ..units import human_size
+from . import env_verify
 from .console import make_console
 from .flowcall import call_flow
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "env", help="Inspect, clean, publish and recreate step environments."
+        "env", help="Inspect, verify, clean, publish and recreate step environments."
     )
     verbs = parser.add_subparsers(dest="env_verb", metavar="COMMAND")
     show = verbs.add_parser(
@@ -46,6 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     named.add_parsers(verbs)
     env_get.add_parser(verbs)
+    env_verify.add_verb(verbs)
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -69,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
     with console.status("Resolving step environments...", spinner="dots"):
         result = call_flow(args.flow, verb, environment=args.environment)
     resolved = result["resolved_steps"]
+    repaired = result.get("repaired_steps") or []
+    if repaired:
+        console.print(
+            f"[yellow]{result['lockfile']} had entries edited by hand or damaged[/]: "
+            f"re-resolved {', '.join(repaired)}; review the lockfile's diff before committing it",
+            highlight=False,
+        )
     state = "written" if result["written"] else "unchanged"
     console.print(
         f"[green]{result['lockfile']}[/] {state}: {len(result['steps'])} steps, "

@@ -5,16 +5,26 @@ environment is compiled by a detached background process right after it is made:
 stays as fast as uv, and later tasks import from `.pyc` files (Python does not write them
 itself where PYTHONDONTWRITEBYTECODE is set). `BAKERY_COMPILE_BYTECODE` = `background`
 (default), `sync` (wait for it) or `never`.
+
+No package record lists bytecode, and Python runs a `.pyc` whose header matches its source
+without reading the source: so once compiled, every `.pyc` is hashed into `.bakery-bytecode.json`
+and made read-only, and `bakery env verify` (and each use, by size and mtime) compares them.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from ..settings import current
+from .records import file_digest
 
 MODES = ("background", "sync", "never")
+BYTECODE_SEAL = ".bakery-bytecode.json"
 
 
 def compile_mode() -> str:
@@ -23,23 +33,65 @@ def compile_mode() -> str:
 
 
 def compile_environment(env_dir: Path, mode: str | None = None) -> None:
-    """Compile the environment's site-packages (timestamp `.pyc`: the files stay in place)."""
+    """Compile the environment's site-packages (timestamp `.pyc`: the files stay in place),
+    then record what was compiled."""
     mode = mode or compile_mode()
     if mode == "never":
         return
+    if mode == "sync":
+        compile_and_record(env_dir)
+        return
+    subprocess.Popen(
+        ["nice", "-n", "10", sys.executable, "-m", "bakery.envs.bytecode", str(env_dir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # outlives the run that created the environment
+    )
+
+
+def compile_and_record(env_dir: Path) -> None:
+    """Compile with the environment's own interpreter, then seal the bytecode it wrote."""
     python = env_dir / "bin" / "python"
     targets = [str(p) for p in env_dir.glob("lib/python*/site-packages")]
     if not targets or not python.exists():
         return
     # packages' own test suites are never imported by tasks: half the files, no benefit
     cmd = [str(python), "-m", "compileall", "-q", "-j0", "-x", r"/tests/", *targets]
-    if mode == "sync":
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        return
-    subprocess.Popen(
-        ["nice", "-n", "10", *cmd],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # outlives the run that created the environment
-    )
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    record_bytecode(env_dir)
+
+
+def record_bytecode(env_dir: Path) -> None:
+    """Hash every `__pycache__/*.pyc` of the environment into its bytecode seal, read-only."""
+    rows = []
+    for folder, _, files in os.walk(env_dir):
+        if os.path.basename(folder) != "__pycache__":
+            continue
+        for name in files:
+            if not name.endswith(".pyc"):
+                continue
+            full = os.path.join(folder, name)
+            info = os.lstat(full)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if info.st_mode & 0o222:  # chmod changes neither size nor mtime
+                os.chmod(full, stat.S_IMODE(info.st_mode) & ~0o222)
+            rel = os.path.relpath(full, env_dir).replace(os.sep, "/")
+            rows.append([rel, info.st_size, info.st_mtime_ns, file_digest(Path(full))])
+    tmp = env_dir / f"{BYTECODE_SEAL}.{os.getpid()}"
+    tmp.write_text(json.dumps({"version": 1, "pyc": sorted(rows)}, separators=(",", ":")))
+    os.replace(tmp, env_dir / BYTECODE_SEAL)
+
+
+def read_bytecode_seal(env_dir: Path) -> dict[str, list]:
+    """rel path -> [size, mtime_ns, sha256] of the recorded bytecode (empty if none yet)."""
+    try:
+        data = json.loads((env_dir / BYTECODE_SEAL).read_text())
+        return {row[0]: row[1:] for row in data["pyc"]} if data.get("version") == 1 else {}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return {}
+
+
+if __name__ == "__main__":  # the background compile: `python -m bakery.envs.bytecode ENV_DIR`
+    compile_and_record(Path(sys.argv[1]))

@@ -4,12 +4,15 @@ Layout under the cache root (`BAKERY_CACHE_DIR`, default `~/.cache/bakery`)::
 
     envs/<key>/                  a finished environment (relocatable venv or conda prefix)
     envs/<key>/.bakery-env.json  its marker: written last, so its presence means "complete"
+    envs/<key>/.bakery-files.json  its seal: fingerprints and stats of its files (integrity.py)
     envs/.build-<key>-<pid>/     an environment being built; renamed into place when done
     locks/<key>.lock             flock held while building <key>
+    verified/<stamp>             packages whose linked files a build hashed (stamps.py)
 
 A build killed half-way leaves only a `.build-*` folder, which is never used and is removed by
 the next build of that key. Concurrent processes that need the same new environment wait on
-the lock; the first builds it, the others find it finished.
+the lock; the first builds it, the others find it finished. A finished environment is sealed
+(its files read-only, their sizes and mtimes noted) and rebuilt if any file changed since.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from ..lock.model import LockedEnv
 from ..settings import current
+from .integrity import SEAL, changed_since_sealed, seal
 
 MARKER = ".bakery-env.json"
 
@@ -97,6 +101,8 @@ class EnvCache:
             tmp = self.envs_dir / f".build-{key}-{os.getpid()}"
             try:
                 build(tmp)
+                if not (tmp / SEAL).exists():  # realize seals as it checks the build
+                    seal(tmp)  # fingerprinted and read-only before anything can use it
                 write_marker(tmp, env)
                 os.rename(tmp, final)
             except BaseException:
@@ -170,7 +176,8 @@ def is_intact(path: Path, env: LockedEnv) -> bool:
         installed = {_dist_name(p.name) for p in site.glob("*.dist-info")}
         if any(_norm(p.name) not in installed for p in pypi):
             return False
-    return True
+    # a file edited since the build (through any environment sharing its inode) means rebuild
+    return changed_since_sealed(path) is None
 
 
 def _norm(name: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import EnvironmentBuildError
@@ -39,15 +40,22 @@ def install_pypi(
     *,
     indexes: IndexConfig | None = None,
     package_dir: Path | None = None,
+    refetch: Sequence[str] = (),
 ) -> None:
     """Install `env`'s PyPI packages into the environment of `python`, hashes enforced.
 
     With `package_dir` (a restored snapshot holding each artifact under its filename), nothing
-    is fetched from any index.
+    is fetched from any index. `refetch` names packages already installed whose files did not
+    match their RECORD: their entries in uv's cache are dropped and they are installed again.
     """
     packages = env.by_kind("pypi")
     if not packages:
         return
+    again: list[str] = []
+    for name in refetch:
+        again += ["--reinstall-package", name]
+    if refetch and not _drop_from_uv_cache(refetch):
+        again.append("--no-cache")  # the cache is busy: install around it, from a fresh download
     lines = []
     for package in packages:
         if package_dir is not None:
@@ -76,7 +84,23 @@ def install_pypi(
                 "-r",
                 req.name,
                 *source,
+                *again,
             ],
             f"installing {len(packages)} PyPI packages",
             indexes.uv_credentials() if indexes else None,
         )
+
+
+def _drop_from_uv_cache(names: Sequence[str]) -> bool:
+    """Remove every entry of `names` from uv's cache; False if uv could not (e.g. it waited
+    too long for other uv processes using the cache to finish)."""
+    try:
+        proc = subprocess.run(
+            [uv_binary(), "cache", "clean", "--quiet", *names],
+            capture_output=True,
+            env=uv_environment(),
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import BakeryError, EnvironmentBuildError
-from ..lock.model import LockedEnv
+from ..lock.model import LockedEnv, LockedPackage
 from ..resolve.indexes import IndexConfig
 from ..resolve.python import find_interpreter
+from .build_check import check_new_environment, drop_conda_cache_entries
 from .bytecode import compile_environment
 from .cache import CachedEnv, EnvCache, cache_key
 from .pypi_install import create_venv, install_pypi
+from .stamps import VerifiedStamps
 
 
 def realize(
@@ -45,20 +48,36 @@ def realize(
             if on_built:
                 on_built(env)
 
+    def _install(tmp: Path) -> Path:
+        if conda:
+            from .conda_install import install_conda
+
+            install_conda(env, tmp, package_dir=package_dir)
+            env_python = tmp / "bin" / "python"
+        else:
+            env_python = create_venv(tmp, interpreter.path)
+        install_pypi(env, env_python, indexes=indexes, package_dir=package_dir)
+        return env_python
+
     def _build(tmp: Path) -> None:
         try:
-            if conda:
-                from .conda_install import install_conda
+            env_python = _install(tmp)
 
-                install_conda(env, tmp, package_dir=package_dir)
-                env_python = tmp / "bin" / "python"
-            else:
-                env_python = create_venv(tmp, interpreter.path)
-            install_pypi(env, env_python, indexes=indexes, package_dir=package_dir)
+            def refetch(bad: list[LockedPackage]) -> None:
+                if any(p.kind == "conda" for p in bad):
+                    drop_conda_cache_entries(tmp, bad)
+                    shutil.rmtree(tmp)
+                    _install(tmp)
+                else:
+                    names = [p.name for p in bad]
+                    install_pypi(
+                        env, env_python, indexes=indexes, package_dir=package_dir, refetch=names
+                    )
+
+            # uv and rattler link from caches they never check again: check what they linked
+            check_new_environment(env, tmp, refetch, VerifiedStamps(cache.root / "verified"))
         except EnvironmentBuildError as e:
-            raise EnvironmentBuildError(
-                f"environment {env.short_id} could not be created: {e}"
-            ) from None
+            raise type(e)(f"environment {env.short_id} could not be created: {e}") from None
 
     cached = cache.ensure(key, env, build)
     if cached.created:

@@ -68,14 +68,7 @@ class LockedEnv:
     @functools.cached_property
     def env_id(self) -> str:
         """Content address of the environment: equal ids install equal bytes."""
-        content = {
-            "python": self.python,
-            "platform": self.spec.to_dict()["platform"],
-            "glibc": self.spec.platform.glibc,
-            "packages": sorted((p.kind, p.name, p.version, p.sha256) for p in self.packages),
-        }
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        return content_id(self)
 
     @property
     def short_id(self) -> str:
@@ -101,6 +94,33 @@ class LockedEnv:
         )
 
 
+def content_id(env: LockedEnv, *, before_md5: bool = False) -> str:
+    """The env id `env`'s content hashes to (a lock is checked against it when read).
+
+    A conda package from a channel that publishes no sha256 is pinned by its md5, so that
+    counts instead; `before_md5` gives the id Bakery computed before it did (for the message
+    that tells an old lockfile from an edited one).
+    """
+    content = {
+        "python": env.python,
+        "platform": str(env.spec.platform),
+        "glibc": env.spec.platform.glibc,
+        "packages": sorted(
+            (p.kind, p.name, p.version, p.sha256 if before_md5 else pinned_digest(p))
+            for p in env.packages
+        ),
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def pinned_digest(package: LockedPackage) -> str:
+    """What pins the artifact's bytes: its sha256, else (old conda channels) its md5."""
+    if package.sha256:
+        return package.sha256
+    return "md5:" + str((package.record or {}).get("md5", ""))
+
+
 def _package_order(package: LockedPackage) -> tuple[int, str]:
     # conda first: it provides the interpreter that PyPI packages are installed on top of
     return (0 if package.kind == "conda" else 1, package.name)
@@ -119,6 +139,8 @@ class Lockfile:
     environments: dict[str, LockedEnv] = field(default_factory=dict)
     steps: dict[str, dict[str, str]] = field(default_factory=dict)
     specs: dict[str, dict[str, EnvSpec]] = field(default_factory=dict)
+    # steps whose entries failed the lock's self-check when it was read with `repair`
+    repaired_steps: list[str] = field(default_factory=list, compare=False, repr=False)
 
     VERSION = 2
 

@@ -22,6 +22,7 @@ class LockUpdate:
     lock: Lockfile
     resolved_steps: list[str] = field(default_factory=list)  # steps that needed a new resolve
     written: bool = False
+    repaired_steps: list[str] = field(default_factory=list)  # their lock entries were damaged
 
     def env(self, step: str, spec: EnvSpec) -> LockedEnv:
         found = self.lock.env_for(step, spec)
@@ -37,15 +38,18 @@ def update_lock(
     *,
     frozen: bool = False,
     force: bool = False,
+    repair: bool = False,
     on_resolve: Callable[[int], Callable[[], None]] | None = None,
 ) -> LockUpdate:
     """Resolve only the steps whose spec changed; write the lock if anything changed.
 
     `frozen` refuses to change the lock and names the steps that would change. `force`
-    re-resolves every step (e.g. `bakery lock --upgrade`). `on_resolve(n)` is told when `n`
-    specs start resolving and returns the function called when they are done.
+    re-resolves every step (e.g. `bakery lock --upgrade`). `repair` re-resolves the steps whose
+    entries fail the lock's self-check instead of refusing it (`bakery lock`; a run refuses).
+    `on_resolve(n)` is told when `n` specs start resolving and returns the function called
+    when they are done.
     """
-    existing = read_lock(lock_path)
+    existing = read_lock(lock_path, repair=repair and not frozen)
     if existing is None and frozen and step_specs:
         flow_file = lock_path.name.removesuffix(LOCK_SUFFIX) + ".py"
         raise FrozenLockError(
@@ -82,7 +86,7 @@ def update_lock(
                 lock.remove_step(step, platform)
     lock.prune()
     written = write_lock(lock, lock_path)
-    return LockUpdate(lock, sorted(stale), written)
+    return LockUpdate(lock, sorted(stale), written, repaired_steps=list(lock.repaired_steps))
 
 
 def _resolve_all(

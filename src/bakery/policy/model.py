@@ -126,6 +126,12 @@ class Policies:
     def __bool__(self) -> bool:
         return bool(self.files)
 
+    @property
+    def forbids_on_the_fly(self) -> bool:
+        """Whether a file in force says `[dependencies] on_the_fly = false`: then Bakery's
+        environments install nothing at all (docs/policies.md)."""
+        return any(policy.on_the_fly is False for policy in self.files)
+
     def describe(self) -> str:
         """One line naming each file in force and why, for messages and `bakery policy show`."""
         if not self.files:

@@ -68,12 +68,14 @@ def lock(obj, platform, upgrade):
             specs,
             environment.resolver(indexes),
             force=upgrade,
+            repair=True,  # entries that fail the lock's self-check are resolved again
         )
     except BakeryError as e:
         raise BakeryCliException(str(e)) from None
     result = {
         "lockfile": environment.lock_path(),
         "resolved_steps": update.resolved_steps,
+        "repaired_steps": update.repaired_steps,
         "written": update.written,
         "steps": {s: update.env(s, spec).env_id for s, spec in specs.items()},
     }

@@ -76,6 +76,9 @@ def install_tools(env, manifest: dict, store, tools_dir: Path) -> None:
             "delete its envs/<id>.json from the datastore and run the flow again to re-store it"
         )
     fetched = store.get([manifest[tool] for tool in needed], tools_dir / "wheels")
+    for tool in needed:
+        # whoever can write the datastore must not get to run code in every task
+        check_tool_wheel(tool, manifest[tool], fetched.get(manifest[tool]))
     if "uv" in needed:
         from bakery.settings import current, use
 
@@ -85,6 +88,43 @@ def install_tools(env, manifest: dict, store, tools_dir: Path) -> None:
         # the package cache lives beside the environment, not in a home folder that may be read-only
         os.environ.setdefault("RATTLER_CACHE_DIR", str(tools_dir / "rattler-cache"))
         _check_importable("rattler", manifest["rattler"])
+
+
+def check_tool_wheel(tool: str, key: str, path: Path | None) -> None:
+    """Refuse a tool wheel whose key is not `tools/<distribution>/<sha256>/<name>.whl` or whose
+    bytes do not have the sha256 the key names (nothing of it is unpacked or run)."""
+    from bakery.errors import SnapshotError
+    from bakery.fetch import file_sha256
+    from bakery.snapshot import TOOL_DISTRIBUTIONS
+
+    parts = str(key).split("/")
+    well_formed = (
+        len(parts) == 4
+        and parts[:2] == ["tools", TOOL_DISTRIBUTIONS[tool]]
+        and len(parts[2]) == 64
+        and all(c in "0123456789abcdef" for c in parts[2])
+        and parts[3].endswith(".whl")
+    )
+    if not well_formed:
+        raise SnapshotError(
+            f"the snapshot manifest names {key!r} for {tool}, which is not a tool wheel's key "
+            f"(tools/{TOOL_DISTRIBUTIONS[tool]}/<sha256>/<file>.whl): nothing was installed. "
+            "Delete envs/<id>.json from the datastore and run the flow again to store it anew"
+        )
+    if path is None:
+        raise SnapshotError(
+            f"{key} is missing from the datastore: delete envs/<id>.json there and run the flow "
+            "again to store the snapshot anew"
+        )
+    actual = file_sha256(path)
+    if actual != parts[2]:
+        path.unlink(missing_ok=True)
+        raise SnapshotError(
+            f"the {tool} wheel in the datastore ({key}) does not have the sha256 its key names "
+            f"(it has {actual[:16]}…): it was replaced after it was stored, so nothing of it "
+            "was installed or run. Find out who can write the datastore, delete the file, and "
+            "run the flow again from a workstation to store it anew"
+        )
 
 
 def _check_importable(module: str, key: str) -> None:

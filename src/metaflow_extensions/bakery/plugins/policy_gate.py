@@ -98,7 +98,8 @@ def exit_hook_requests(flow):
 
 
 def on_the_fly_requests(flow, steps, defaults=None):
-    """A request per step (of `steps`) whose @pypi/@conda names packages or files to install,
+    """A request per step (of `steps`) whose @pypi/@conda names packages or files to install, or
+    a Python other than the one running the flow (an environment would have to be made for it),
     and one per step on a named environment."""
     from bakery.errors import SpecError
     from bakery.policy import NamedEnvRequest, OnTheFlyRequest
@@ -115,8 +116,11 @@ def on_the_fly_requests(flow, steps, defaults=None):
         for kind in ("pypi", "conda"):
             attributes = request.get(kind) or {}
             packages = attributes.get("packages") or {}
+            python = attributes.get("python")
             if packages and (plan is None or plan.whole is None):
                 yield OnTheFlyRequest(step.name, "@%s(packages=%r)" % (kind, dict(packages)))
+            elif not packages and python and not _runs_here(str(python)):
+                yield OnTheFlyRequest(step.name, "@%s(python=%r)" % (kind, str(python)))
         if plan is None:
             continue
         if plan.whole is not None and plan.whole.attribute == "named_env":
@@ -126,6 +130,24 @@ def on_the_fly_requests(flow, steps, defaults=None):
             yield OnTheFlyRequest(step.name, str(plan.whole))
         for named in plan.files:
             yield OnTheFlyRequest(step.name, str(named))
+
+
+def _runs_here(python):
+    """Whether the interpreter running the flow satisfies `python=` ('3.11', '3.11.7', '>=3.10')."""
+    import sys
+
+    running = "%d.%d.%d" % sys.version_info[:3]
+    text = python.strip()
+    if text[:1].isdigit():
+        return (running + ".").startswith(text + ".")
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    except ImportError:
+        return False
+    try:
+        return SpecifierSet(text).contains(running)
+    except InvalidSpecifier:
+        return False
 
 
 def image_requests(flow, decorators, *, skip=()):

@@ -44,6 +44,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         self._lock_path = None
         self._print_lock = threading.Lock()
         self._policy = None
+        self._no_installs = None  # whether a policy forbids on-the-fly environments
 
     # ---- Metaflow hooks -------------------------------------------------------------------
 
@@ -80,7 +81,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
 
     def is_disabled(self, step):
         try:
-            return is_disabled(self.flow, step)
+            return is_disabled(self.flow, step) or self._installs_nothing()
         except Exception as e:
             from bakery.errors import BakeryError  # only here: tasks call this without the core
 
@@ -187,6 +188,8 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         from bakery.errors import BakeryError
 
         specs, failures = {}, {}
+        if self._installs_nothing():
+            return specs
         for step in steps_in_order(self.flow):
             if only_steps and step.name not in only_steps:
                 continue
@@ -210,6 +213,18 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         if failures:
             raise _one_error(failures)
         return specs
+
+    def _installs_nothing(self):
+        """Under `[dependencies] on_the_fly = false` no step gets an environment, so nothing is
+        resolved or installed, not even Metaflow's pinned datastore clients: steps that ask for
+        packages (or another Python) are refused before launch, the others run as if their
+        environment were disabled (docs/policies.md)."""
+        if self._no_installs is None:
+            from .. import policy_gate
+
+            policy = policy_gate.load()
+            self._no_installs = bool(policy) and policy.forbids_on_the_fly
+        return self._no_installs
 
     def _check_policy(self, only_steps=None):
         """Refuse the run before anything is locked or built if the admin's policy forbids it."""
