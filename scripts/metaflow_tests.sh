@@ -17,19 +17,20 @@
 #         every step asking for a package of a local file:// channel built like our conda tests'),
 #         plus a probe test asserting that each task runs in a Bakery environment and that the
 #         other extension's decorator works there. Baseline: Metaflow's `python3-all-local`.
-# PARTS="unit ux core" picks parts; CORE_GRAPHS / CORE_TESTS / CORE_PARALLEL narrow the harness.
+# PARTS="unit ux core" picks parts; the harness runs every test on the linear graph
+# (CORE_LINEAR_TESTS narrows it) and CORE_TESTS on CORE_GRAPHS; CORE_PARALLEL: its processes.
 # Results: WORKDIR/results/*.log and the table printed at the end.
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CHECKOUT=$(cd "${1:?usage: metaflow_tests.sh METAFLOW_CHECKOUT [WORKDIR]}" && pwd)
 WORK=${2:-/tmp/bakery-metaflow-tests}
-PARTS=${PARTS:-unit ux core}
+PARTS=${PARTS-unit ux core}
 PYTHON=${PYTHON:-python3}
 CORE_PARALLEL=${CORE_PARALLEL:-2}
 # a representative subset: every test on the linear graph, the basic ones on branches, foreaches,
 # parallel and switches
 CORE_GRAPHS_WIDE=${CORE_GRAPHS:-small-foreach,single-and-branch,nested-branches,small-parallel,recursive_switch,switch_in_foreach}
-CORE_TESTS_WIDE=${CORE_TESTS:-BasicArtifactTest,MergeArtifactsTest,CatchRetryTest,BakeryEnvironmentProbeTest,ExtensionsTest,BasicParallelTest,RecursiveSwitchFlowTest,SwitchInForeachTest}
+CORE_TESTS_WIDE=${CORE_TESTS:-BasicArtifactTest,MergeArtifactsTest,CatchRetryTest,BakeryEnvironmentProbeTest,ExtensionsTest,BasicParallelTest,BasicUnboundedForeachTest,RecursiveSwitchFlowTest,SwitchInForeachTest}
 export USER=dev   # Metaflow refuses root
 [ -f "$CHECKOUT/test/core/run_tests.py" ] || { echo "$CHECKOUT is not a Metaflow checkout" >&2; exit 2; }
 VERSION=$(sed -n 's/^metaflow_version = "\(.*\)"/\1/p' "$CHECKOUT/metaflow/version.py")
@@ -112,11 +113,11 @@ case " $PARTS " in *" core "*)
   channel=$(cd "$REPO" && "$WORK/with-bakery/bin/python" scripts/metaflow_harness.py channel "$WORK/channel") || exit 1
   "$WORK/with-bakery/bin/python" "$REPO/scripts/metaflow_harness.py" prepare \
     "$WORK/core" "$WORK/bakery-cache" "$channel" || exit 1
-  run_core with-bakery pypi-linear bakery-pypi single-linear-step ""
+  run_core with-bakery pypi-linear bakery-pypi single-linear-step "${CORE_LINEAR_TESTS:-}"
   run_core with-bakery pypi-wide bakery-pypi "$CORE_GRAPHS_WIDE" "$CORE_TESTS_WIDE"
-  run_core with-bakery conda-linear bakery-conda single-linear-step ""
+  run_core with-bakery conda-linear bakery-conda single-linear-step "${CORE_LINEAR_TESTS:-}"
   run_core with-bakery conda-wide bakery-conda "$CORE_GRAPHS_WIDE" "$CORE_TESTS_WIDE"
-  run_core baseline local-linear python3-all-local single-linear-step ""
+  run_core baseline local-linear python3-all-local single-linear-step "${CORE_LINEAR_TESTS:-}"
   run_core baseline local-wide python3-all-local "$CORE_GRAPHS_WIDE" "$CORE_TESTS_WIDE"
   ;;
 esac
