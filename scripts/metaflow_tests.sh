@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Metaflow's own tests with Bakery and another extension installed, against a baseline without
-# Bakery. Slow (about an hour on 2 cores), so not part of CI.
+# Bakery. Slow (hours on 2 shared cores), so not part of CI; README (Tests) has the figures.
 #
 #   bash scripts/metaflow_tests.sh METAFLOW_CHECKOUT [WORKDIR]
 #
