@@ -98,9 +98,24 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         return locked.env_id if locked else None
 
     def executable(self, step_name, default=None):
-        """The interpreter on a remote machine, after `bootstrap_commands` built the env there."""
-        if self._remote_env_id(step_name):
-            return task_interpreter.executable()
+        """The interpreter of the step's environment: on a remote machine the one
+        `bootstrap_commands` links there; here the cached environment's.
+
+        Also asked inside a running task (a local @parallel control task starts its workers with
+        it), where only the task's own environment is at hand: no lock reading, no `packaging`.
+        """
+        step = next((s for s in self.flow if s.name == step_name), None)
+        if step is None or self.is_disabled(step):
+            return super().executable(step_name, default)
+        if _remote_platform(step) is not None:
+            if self._remote_env_id(step_name):
+                return task_interpreter.executable()
+            return super().executable(step_name, default)
+        local = self.interpreter(step_name)
+        if local:
+            return local
+        if os.environ.get("BAKERY_ENV_ID"):
+            return sys.executable  # a task of this step, running in the step's environment
         return super().executable(step_name, default)
 
     def get_package_commands(self, code_package_url, datastore_type, code_package_metadata=None):
