@@ -18,7 +18,7 @@ from .. import task_interpreter
 from ..compat import steps_in_order
 from ..exceptions import BakeryMetaflowException
 from .sources import StepSources
-from .step_specs import build_spec, check_decorators, is_disabled
+from .step_specs import build_spec, check_decorators, is_disabled, on_named_environment
 
 REMOTE_ENV_LINK = task_interpreter.ENV_LINK
 
@@ -81,7 +81,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
 
     def is_disabled(self, step):
         try:
-            return is_disabled(self.flow, step) or self._installs_nothing()
+            return is_disabled(self.flow, step) or self._installs_nothing(step)
         except Exception as e:
             from bakery.errors import BakeryError  # only here: tasks call this without the core
 
@@ -203,10 +203,10 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         from bakery.errors import BakeryError
 
         specs, failures = {}, {}
-        if self._installs_nothing():
-            return specs
         for step in steps_in_order(self.flow):
             if only_steps and step.name not in only_steps:
+                continue
+            if self._installs_nothing(step):
                 continue
             pinned = get_pinned_conda_libs("%d.%d" % sys.version_info[:2], self.datastore_type)
             target = platform or _remote_platform(step)
@@ -229,17 +229,20 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
             raise _one_error(failures)
         return specs
 
-    def _installs_nothing(self):
-        """Under `[dependencies] on_the_fly = false` no step gets an environment, so nothing is
-        resolved or installed, not even Metaflow's pinned datastore clients: steps that ask for
-        packages (or another Python) are refused before launch, the others run as if their
-        environment were disabled (docs/policies.md)."""
+    def _installs_nothing(self, step):
+        """Under `[dependencies] on_the_fly = false` no step gets an environment made on the fly,
+        so nothing is resolved or installed, not even Metaflow's pinned datastore clients: steps
+        that ask for packages (or another Python) are refused before launch, the others run as if
+        their environment were disabled, except steps on a named environment the policy allows
+        (`named_prefixes`), which get it from its snapshot (docs/policies.md)."""
         if self._no_installs is None:
             from .. import policy_gate
 
             policy = policy_gate.load()
             self._no_installs = bool(policy) and policy.forbids_on_the_fly
-        return self._no_installs
+        if not self._no_installs:
+            return False
+        return not on_named_environment(self.flow, step, self.source_defaults())
 
     def _check_policy(self, only_steps=None):
         """Refuse the run before anything is locked or built if the admin's policy forbids it."""

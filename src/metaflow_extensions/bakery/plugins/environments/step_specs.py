@@ -273,3 +273,19 @@ def _default_channels() -> list[str]:
     from ..settings import bakery_settings
 
     return list(bakery_settings().conda_channels)
+
+
+def on_named_environment(flow, step, defaults=None) -> bool:
+    """Whether the step's environment is a named (published) one, `named_env=`: under
+    `on_the_fly = false` the only environments a step may get."""
+    from bakery.errors import SpecError
+    from bakery.sources import plan_sources
+
+    request = step_decorator_request(flow, step, defaults)
+    if not request:
+        return False
+    try:
+        whole = plan_sources(request["levels"]).whole
+    except SpecError:
+        return False  # conflicting sources: the step's spec reports it, naming the step
+    return whole is not None and whole.attribute == "named_env"
