@@ -163,6 +163,30 @@ def probe_local_metadata_sync(flow):
     return sorted(found)
 
 
+def probe_register_task_in_local_metadata(flow):
+    """A container's local metadata learns the task the launcher registered: the Client finds
+    it, and the files are dated so that the launcher's own copies win on the way back."""
+    import tempfile
+
+    from metaflow import Task, namespace
+    from metaflow.plugins.metadata_providers.local import LocalMetadataProvider
+
+    from metaflow_extensions.bakery.plugins import compat
+
+    os.chdir(tempfile.mkdtemp())  # the container's working directory
+    provider = LocalMetadataProvider(_environment(flow), flow, None, None)
+    made = compat.register_task_in_local_metadata(provider, "7", "start", "3")
+    again = compat.register_task_in_local_metadata(provider, "7", "start", "3")
+    namespace(None)
+    task = Task("%s/7/start/3" % flow.name, _namespace_check=False)
+    return {
+        "made": [p.split("/.metaflow/", 1)[1] for p in made],
+        "again": again,
+        "mtimes": sorted({os.path.getmtime(p) for p in made}),
+        "task": task.pathspec,
+    }
+
+
 def main():
     flow = CompatProbeFlow(use_cli=False)
     results = {}

@@ -95,6 +95,18 @@ def test_local_metadata_round_trips_through_the_datastore(probed):
     assert _value(probed, "local_metadata_sync") == ["CompatProbeFlow/1/start/2/_meta/probe.json"]
 
 
+def test_a_task_registered_in_local_metadata_is_found_by_the_client(probed):
+    value = _value(probed, "register_task_in_local_metadata")
+    assert value["made"] == [
+        "CompatProbeFlow/_meta/_self.json",
+        "CompatProbeFlow/7/_meta/_self.json",
+        "CompatProbeFlow/7/start/_meta/_self.json",
+        "CompatProbeFlow/7/start/3/_meta/_self.json",
+    ]
+    assert value["again"] == [] and value["mtimes"] == [0]
+    assert value["task"] == "CompatProbeFlow/7/start/3"
+
+
 def test_every_access_in_compat_has_a_probe():
     from metaflow_extensions.bakery.plugins import compat
 

@@ -104,9 +104,7 @@ def test_gpus_are_sampled_onto_a_live_card_and_into_artifacts(flows):
     html = flows.run(
         flow, "card", "get", "start", "--id", "gpu_profile", environment="local", **cards
     )
-    text = "\n".join(
-        c.get("source", "") for c in components_of_type(html.stdout, "markdown")
-    )
+    text = "\n".join(c.get("source", "") for c in components_of_type(html.stdout, "markdown"))
     assert "| `00000000:18:00.0` |" in text and "| 45 °C | 250.0 W |" in text
     tables = [c for c in components_of_type(html.stdout, "table") if c.get("columns")]
     assert ["550.54.15", "12.4"] in tables[0]["data"]
@@ -190,3 +188,42 @@ def test_a_bad_argument_is_one_clear_error(flows):
     assert result.returncode != 0
     assert "@gpu_profile(interval=0): give a positive number of seconds" in result.output
     assert "Traceback" not in result.output
+
+
+KUBERNETES = """
+from metaflow import FlowSpec, card, kubernetes, resources, retry, step
+from metaflow.profilers import gpu_profile
+
+class GpuPodFlow(FlowSpec):
+    @gpu_profile(interval=1)
+    @retry(times=2)
+    @card(type="blank", id="status")
+    @resources(gpu=1, memory=8000)
+    @kubernetes(image="docker.io/pytorch/pytorch:2.4.0-cuda12.4-cudnn9-runtime")
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == "__main__":
+    GpuPodFlow()
+"""
+
+
+@pytest.mark.network
+def test_with_kubernetes_the_pod_asks_for_the_gpu_and_the_card_goes_along(flows, s3_datastore):
+    """Deployed to Argo (no cluster here: the manifest is the evidence): the GPU request, the
+    retries are there, and the code package carries pynvml for the pod."""
+    from tests.flows.test_fast_bakery import argo_create
+
+    flow = flows.write("gpupod.py", KUBERNETES)
+    result = argo_create(flows, flow, s3_datastore, environment="local").check()
+    manifest = json.loads(result.stdout[result.stdout.index("{") :])
+    (start,) = [t for t in manifest["spec"]["templates"] if t["name"] == "start"]
+    assert start["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert start["retryStrategy"]["limit"] == 2
+    listed = flows.run(flow, "package", "list", environment="local", **s3_datastore).check()
+    assert "pynvml.py" in listed.output

@@ -20,6 +20,7 @@ __all__ = [
     "datastore_package_root",
     "flow_decorators",
     "kubernetes_task_command",
+    "register_task_in_local_metadata",
     "set_conda_decorator_state",
     "sync_local_metadata_from_datastore",
     "sync_local_metadata_to_datastore",
@@ -113,3 +114,25 @@ def sync_local_metadata_from_datastore(local_dir: str, task_datastore) -> None:
     from metaflow.metadata_provider.util import sync_local_metadata_from_datastore as sync
 
     sync(local_dir, task_datastore)
+
+
+def register_task_in_local_metadata(metadata, run_id, step_name, task_id) -> list[str]:
+    """Make a task known to this machine's local metadata (a container's own), as the launcher
+    made it known to its: the Client looks tasks up there, and so does card rendering (`card
+    create` builds a `Task`). Returns the `_self.json` files it made; they are dated 1970, so that
+    when the task's metadata is synced back (newer files win) the launcher's copies are kept."""
+    import os
+
+    made = []
+    for kind, run, step, task in (
+        ("flow", None, None, None),
+        ("run", run_id, None, None),
+        ("step", run_id, step_name, None),
+        ("task", run_id, step_name, task_id),
+    ):
+        if metadata._ensure_meta(kind, run, step, task):
+            folder = metadata._create_and_get_metadir(metadata._flow_name, run, step, task)
+            path = os.path.join(folder, "_self.json")
+            os.utime(path, (0, 0))
+            made.append(path)
+    return made
