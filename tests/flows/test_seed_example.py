@@ -5,13 +5,18 @@ it, beside its `gpu_profile` card (which says there is no GPU here)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.cards import (
+    card_text,
     get_card,
     live_card_data,
     local_card_root,
@@ -19,6 +24,7 @@ from tests.fixtures.cards import (
     s3_card_data,
     wait_for_live_text,
 )
+from tests.fixtures.conda_channel import free_port
 from tests.flows.test_container import container_env  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.slow]
@@ -80,6 +86,41 @@ def test_squarings_with_pypi(flows):
     output = _run_squarings(flows, flow, "pypi", lambda p: live_card_data(flows, p, "status"))
     assert "squarings per second" in output
     _check_final_cards(flows, flow, "pypi")
+    served = _served_cards(flows, flow, "pypi")
+    assert set(served) == {"status", "gpu_profile"}
+    assert "squarings per second" in served["status"] and NO_GPU in served["gpu_profile"]
+
+
+def _served_cards(flows, flow, environment) -> dict[str, str]:
+    """`python flow.py card server`: the latest run's cards, by id, as the viewer fetches them."""
+    port = free_port()
+    cmd = [flows.python, flow.name, f"--environment={environment}", "card", "server"]
+    server = subprocess.Popen(
+        [*cmd, "--port", str(port)],
+        cwd=flows.folder,
+        env=flows.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/runinfo", timeout=5) as answer:
+                    runinfo = json.loads(answer.read())
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no card server"
+                time.sleep(0.5)
+        cards = {}
+        for card in runinfo["cards"]:
+            with urllib.request.urlopen(base + "/card/" + card["card"], timeout=30) as answer:
+                cards[card["card_object"]["id"]] = card_text(answer.read().decode())
+        return cards
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.mark.network
