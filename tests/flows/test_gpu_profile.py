@@ -101,6 +101,7 @@ def test_gpus_are_sampled_onto_a_live_card_and_into_artifacts(flows):
             time.sleep(0.5)
         assert run.running(), "the card's data was only readable after the task"
         assert "Sampling 2 GPUs every 0.2 s through NVML." in live
+    assert "live card updates go through `card create` processes" not in run.output
     html = flows.run(
         flow, "card", "get", "start", "--id", "gpu_profile", environment="local", **cards
     )

@@ -144,6 +144,19 @@ class GpuProfileSampling(UserStepDecorator):
         return super().post_step(step_name, flow, exception)
 
 
+def _data_update_writer(card: GpuProfileCard):
+    """How each refresh reaches the live card: its data update written from this process
+    (a file or an object in the datastore), else, should Metaflow's card internals have moved,
+    Metaflow's own refresh (a `card create` process each time)."""
+    from ...plugins import compat
+
+    try:
+        return compat.live_card_data_writer(CARD_ID)
+    except Exception as e:
+        warn("live card updates go through `card create` processes (%s)" % e)
+        return card.refresh
+
+
 class TaskProfile:
     """One task's profiling: its card and, when a GPU could be read, its sampler."""
 
@@ -152,6 +165,7 @@ class TaskProfile:
         self.card = card
         self.sampler: GpuSampler | None = None
         self.problem: str | None = None
+        self.publish = card.refresh
 
     @classmethod
     def start(cls, options: GpuProfileOptions, open_gpus=open_backend) -> TaskProfile:
@@ -167,10 +181,11 @@ class TaskProfile:
         try:
             backend, info = open_gpus()
         except GpuUnavailable as e:
+            # nothing to watch live: the card's final render (after the step) says why, and
+            # the step pays for no card process while it runs
             profile.problem = str(e)
             warn("no GPU profile: %s" % e)
             card.set_up(None, profile.problem)
-            card.refresh(force=True)
             return profile
         profile.sampler = GpuSampler(
             backend,
@@ -183,12 +198,13 @@ class TaskProfile:
         card.set_up(info)
         profile.sampler.start()
         card.update(profile.sampler.series(), profile.sampler.error)
-        card.refresh(force=True)
+        card.refresh(force=True)  # the live card's page, rendered once (a `card create` process)
+        profile.publish = _data_update_writer(card)
         return profile
 
     def refresh_card(self) -> None:
         self.card.update(self.sampler.series(), self.sampler.error)
-        self.card.refresh()
+        self.publish()
 
     def finish(self, flow) -> None:
         """Stop sampling, leave the last readings on the card (its final render follows) and,
