@@ -123,3 +123,4 @@ def test_sampling_costs_little_cpu(nvml, gpus):  # noqa: F811
     used = time.process_time() - cpu
     assert sampler.readings >= 20
     assert used < 0.5, used
+    assert 0 < sampler.cpu_seconds <= used  # the thread counts its own CPU, for the artifact

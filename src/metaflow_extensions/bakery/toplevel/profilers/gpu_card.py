@@ -172,11 +172,15 @@ class GpuProfileCard:
             self._charts[device.device_id] = (span, chart)
         self._info = info
 
-    def update(self, series: dict[str, dict], error: str | None) -> None:
-        """Put the latest readings (and a sampling error, if any) into the components."""
+    def update(self, series: dict[str, dict], error: str | None, cpu: float | None = None) -> None:
+        """Put the latest readings (and a sampling error, if any; at the end, what sampling
+        cost in CPU) into the components."""
         if self._summary is None:
             return
-        self._status.update(status_markdown(self._info, None, error, self._interval))
+        status = status_markdown(self._info, None, error, self._interval)
+        if cpu is not None:
+            status += "\n\n_Sampling used %.2f s of CPU in all._" % cpu
+        self._status.update(status)
         self._summary.update(summary_markdown(self._info.devices, series))
         for device_id, (span, chart) in self._charts.items():
             data = series.get(device_id, {})

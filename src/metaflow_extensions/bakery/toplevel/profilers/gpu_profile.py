@@ -209,12 +209,12 @@ class TaskProfile:
     def finish(self, flow) -> None:
         """Stop sampling, leave the last readings on the card (its final render follows) and,
         unless turned off, store the artifacts."""
-        series, info, error = {}, None, self.problem
+        series, info, error, cpu = {}, None, self.problem, 0.0
         if self.sampler is not None:
             self.sampler.stop()
             series, info = self.sampler.series(), self.sampler.info
-            error = self.sampler.error
-            self.card.update(series, error)
+            error, cpu = self.sampler.error, self.sampler.cpu_seconds
+            self.card.update(series, error, cpu)
         if not self.options.include_artifacts:
             return
         prefix = self.options.artifact_prefix
@@ -229,6 +229,7 @@ class TaskProfile:
                 "cuda_version": info.cuda_version if info else None,
                 "devices": [d.as_artifact() for d in info.devices] if info else [],
                 "interval": self.options.interval,
+                "sampler_cpu_seconds": cpu,  # what profiling cost the task, readings included
                 "profile": series,
                 "interconnect": None,
             },

@@ -53,6 +53,7 @@ class GpuSampler:
         self.interval = interval
         self.error: str | None = None
         self.readings = 0
+        self.cpu_seconds = 0.0  # what the sampling thread itself used: readings + card updates
         self._clock = clock
         self._on_tick = on_tick
         self._tick_interval = tick_interval
@@ -117,6 +118,13 @@ class GpuSampler:
             }
 
     def _run(self) -> None:
+        cpu = time.thread_time()
+        try:
+            self._loop()
+        finally:
+            self.cpu_seconds += time.thread_time() - cpu
+
+    def _loop(self) -> None:
         last_tick = self._clock()
         while not self._stop.wait(self.interval):
             if not self.read_once():
