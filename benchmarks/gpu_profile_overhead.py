@@ -214,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "# @gpu_profile: step time with and without it\n\n"
         f"Medians of {options.repeat} alternating runs; {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; the step squares a 400×400 "
-        f"NumPy matrix {options.squarings} times (both cores busy). `benchmarks/"
-        "gpu_profile_overhead.py`.\n\n"
+        f"NumPy matrix {options.squarings} times (both cores busy); load average at the end "
+        f"{os.getloadavg()[0]:.1f}. `benchmarks/gpu_profile_overhead.py`.\n\n"
         + markdown_table(found)
         + "\n\nEvery run:\n\n"
         + runs_detail(found)
