@@ -45,6 +45,7 @@ from tests.fixtures.s3 import running_s3
 from tests.image.conftest import debian_rootfs
 
 from bakery.registry import RegistryClient
+from bakery.registry.reference import ImageReference
 from benchmarks._image_helpers import (
     CA_BUNDLE,
     PODMAN_LIMITS,
@@ -116,9 +117,9 @@ def new_layer_bytes(host: str, old: tuple[str, str], new: tuple[str, str]) -> in
 
 
 def split(reference: str) -> tuple[str, str]:
-    """`host/repo:tag` (or `@digest`) -> (repo, tag or digest), for the registry client."""
-    name, _, tag = reference.rpartition(":") if "@" not in reference else reference.partition("@")
-    return name.split("/", 1)[1], tag
+    """`host/repo:tag[@digest]` -> (repo, digest or tag), for the registry client."""
+    parsed = ImageReference.parse(reference)
+    return parsed.repository, parsed.digest or parsed.tag
 
 
 def run(repetitions: int, work: Path) -> dict:

@@ -88,6 +88,7 @@ def test_without_a_gpu_the_step_runs_and_the_card_says_what_was_missing(flows):
     assert "working" in get_card(flows, flow, "start", "status", "local")  # the user's card too
 
 
+@pytest.mark.compat
 def test_gpus_are_sampled_onto_a_live_card_and_into_artifacts(flows):
     flow = _with_fake_gpus(flows, "profiled.py")
     cards = local_card_root(flows)
@@ -169,6 +170,7 @@ def test_with_retry_each_attempt_keeps_its_own_profile_card(flows):
     assert len(hashes) == 2 and attempts == {"0", "1"}
 
 
+@pytest.mark.compat
 @pytest.mark.network
 def test_pynvml_travels_in_the_code_package_to_environments_without_it(flows):
     """The step's @pypi environment has no nvidia-ml-py: NVML is still reached (and finds no

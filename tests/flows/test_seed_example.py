@@ -37,6 +37,7 @@ def _example(flows, name: str) -> Path:
     return Path(shutil.copy(EXAMPLES / name, flows.folder / name))
 
 
+@pytest.mark.compat
 def test_torchtest_imports_and_fails_only_at_import_torch(flows):
     """Without PyTorch installed, the documentation's flow validates, starts its step, and
     fails there, at `import torch`: `metaflow.profilers` is found."""
