@@ -273,6 +273,68 @@ def probe_local_roots(flow):
     }
 
 
+def probe_register_task_in_local_metadata(flow):
+    """A container's local metadata learns the task the launcher registered: the Client finds
+    it, and the files are dated so that the launcher's own copies win on the way back."""
+    import tempfile
+
+    from metaflow import Task, namespace
+    from metaflow.plugins.metadata_providers.local import LocalMetadataProvider
+
+    from metaflow_extensions.bakery.plugins import compat
+
+    os.chdir(tempfile.mkdtemp())  # the container's working directory
+    provider = LocalMetadataProvider(_environment(flow), flow, None, None)
+    made = compat.register_task_in_local_metadata(provider, "7", "start", "3")
+    again = compat.register_task_in_local_metadata(provider, "7", "start", "3")
+    namespace(None)
+    task = Task("%s/7/start/3" % flow.name, _namespace_check=False)
+    return {
+        "made": [p.split("/.metaflow/", 1)[1] for p in made],
+        "again": again,
+        "mtimes": sorted({os.path.getmtime(p) for p in made}),
+        "task": task.pathspec,
+    }
+
+
+def probe_live_card_data_writer(flow):
+    """A live card's data update written from the task's own process, where `card create`
+    would have written it: the card's folder of the local card root."""
+    import tempfile
+
+    from metaflow import current
+    from metaflow.cards import Markdown
+    from metaflow.plugins.cards.card_creator import CardCreator
+    from metaflow.plugins.cards.component_serializer import CardComponentCollector
+
+    from metaflow_extensions.bakery.plugins import compat
+
+    os.chdir(tempfile.mkdtemp())  # the task's folder: the local card root is found from here
+    options = ["--quiet", "--datastore", "local", "--datastore-root", os.getcwd()]
+    collector = CardComponentCollector(None, CardCreator(options, lambda uuid: (False, {})))
+    current._set_env(flow=flow, run_id="5", step_name="start", task_id="6", retry_count=0)
+    current._update_env({"card": collector})
+    attributes = {"type": "blank", "id": "probe", "timeout": 45, "save_errors": True}
+    collector._add_card("blank", "probe", attributes, None, editable=True, runtime_card=True)
+    collector._finalize()
+    text = Markdown("before")
+    current.card["probe"].append(text)
+    write = compat.live_card_data_writer("probe")
+    text.update("after")
+    write()
+    found = []
+    for folder, _, names in os.walk(os.getcwd()):
+        found += [os.path.join(folder, name) for name in names]
+    (path,) = found
+    with open(path) as f:
+        update = json.load(f)
+    return {
+        "path": os.path.relpath(path, os.getcwd()).rsplit("-", 1)[0],
+        "token": update["reload_token"].split("-")[0],
+        "sources": [c.get("source", "").strip() for c in update["data"].values()],
+    }
+
+
 def main():
     flow = CompatProbeFlow(use_cli=False)
     results = {}

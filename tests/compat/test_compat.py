@@ -146,6 +146,26 @@ def test_local_card_and_datatools_roots_are_cores(probed):
     assert roots["datatools"].endswith("/sysroot/data"), roots  # METAFLOW_DATASTORE_SYSROOT_LOCAL
 
 
+def test_a_task_registered_in_local_metadata_is_found_by_the_client(probed):
+    value = _value(probed, "register_task_in_local_metadata")
+    assert value["made"] == [
+        "CompatProbeFlow/_meta/_self.json",
+        "CompatProbeFlow/7/_meta/_self.json",
+        "CompatProbeFlow/7/start/_meta/_self.json",
+        "CompatProbeFlow/7/start/3/_meta/_self.json",
+    ]
+    assert value["again"] == [] and value["mtimes"] == [0]
+    assert value["task"] == "CompatProbeFlow/7/start/3"
+
+
+def test_a_live_card_data_update_is_written_where_card_create_writes_it(probed):
+    assert _value(probed, "live_card_data_writer") == {
+        "path": ".metaflow/mf.cards/CompatProbeFlow/runs/5/steps/start/tasks/6/runtime/blank-probe",
+        "token": "runtime",
+        "sources": ["after"],
+    }
+
+
 def test_every_access_in_compat_has_a_probe():
     from metaflow_extensions.bakery.plugins import compat
 

@@ -23,9 +23,11 @@ __all__ = [
     "datastore_package_root",
     "flow_decorators",
     "kubernetes_task_command",
+    "live_card_data_writer",
     "local_card_root",
     "local_datatools_root",
     "real_environment",
+    "register_task_in_local_metadata",
     "replace_local_package_commands",
     "set_conda_decorator_state",
     "steps_in_order",
@@ -232,3 +234,65 @@ def as_virtual_environment(environment):
 def real_environment(environment):
     """The environment behind `as_virtual_environment`'s stand-in (itself otherwise)."""
     return environment._environment if isinstance(environment, _VirtualEnvironment) else environment
+
+
+def register_task_in_local_metadata(metadata, run_id, step_name, task_id) -> list[str]:
+    """Make a task known to this machine's local metadata (a container's own), as the launcher
+    made it known to its: the Client looks tasks up there, and so does card rendering (`card
+    create` builds a `Task`). Returns the `_self.json` files it made; they are dated 1970, so that
+    when the task's metadata is synced back (newer files win) the launcher's copies are kept."""
+    import os
+
+    made = []
+    for kind, run, step, task in (
+        ("flow", None, None, None),
+        ("run", run_id, None, None),
+        ("step", run_id, step_name, None),
+        ("task", run_id, step_name, task_id),
+    ):
+        if metadata._ensure_meta(kind, run, step, task):
+            folder = metadata._create_and_get_metadir(metadata._flow_name, run, step, task)
+            path = os.path.join(folder, "_self.json")
+            os.utime(path, (0, 0))
+            made.append(path)
+    return made
+
+
+def live_card_data_writer(card_id: str):
+    """A function that stores the live data update of the running task's card `card_id` from
+    this process: what `current.card[card_id].refresh()` ships, without the `card create`
+    process Metaflow starts for each refresh (a second of CPU each on a small machine).
+
+    It writes what that process writes, where it writes it: the card's updatable components,
+    with the reload token of a blank card whose layout has not changed since its last render.
+    """
+    import time
+
+    from metaflow import current
+    from metaflow.datastore import FlowDataStore
+    from metaflow.plugins import DATASTORES
+    from metaflow.plugins.cards.card_datastore import CardDatastore
+
+    collector = current.card
+    uuid = collector._card_id_map[card_id]
+    manager = collector._card_component_store[uuid]
+    options = list(collector._card_creator._top_level_options)
+    datastore_type = options[options.index("--datastore") + 1]
+    root = CardDatastore.get_storage_root(datastore_type)  # as the `card` command picks it
+    if root is None:
+        root = options[options.index("--datastore-root") + 1]
+    storage = next(d for d in DATASTORES if d.TYPE == datastore_type)
+    flow_datastore = FlowDataStore(current.flow_name, storage_impl=storage, ds_root=root)
+    card_datastore = CardDatastore(flow_datastore, pathspec=current.pathspec)
+    card_type = manager._card_creator_args["decorator_attributes"]["type"]
+
+    def write() -> None:
+        data = manager._get_latest_data(final=False, mode="refresh")
+        update = {
+            "reload_token": "runtime-%s" % data["component_update_ts"],
+            "data": data["components"],
+            "created_on": time.time(),
+        }
+        card_datastore.save_data(uuid, card_type, update, card_id=card_id)
+
+    return write

@@ -93,6 +93,10 @@ class ContainerDecorator(StepDecorator):
         image = os.environ.get("METAFLOW_CONTAINER_IMAGE")
         if image:
             record(metadata, run_id, step_name, task_id, retry_count, "container-image", image)
+            if metadata.TYPE == "local":
+                # the launcher registered the task in its own local metadata; card rendering
+                # in here looks the task up with the Client, in the container's
+                compat.register_task_in_local_metadata(metadata, run_id, step_name, task_id)
 
     def task_finished(self, step_name, flow, graph, is_task_ok, retry_count, max_retries):
         import os
