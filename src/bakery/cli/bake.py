@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import BakeryError, LockError
 from ..image.bake import BakeOptions, BakeResult, bake
 from ..image.base import default_base_image
-from ..image.layers import DEFAULT_COMPRESSION_LEVEL
+from ..image.compression import DEFAULT_LEVELS, FORMATS, LEVELS, Compression
 from ..lock import Lockfile, read_lock
 from ..platforms import platforms_help
 from ..policy import BakeTargetRequest, ImageRequest, load_policies
@@ -55,12 +55,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--step", action="append", help="bake only this step's environment (repeatable)"
     )
     parser.add_argument(
+        "--compression",
+        choices=FORMATS,
+        default="gzip",
+        help="layer compression (default %(default)s; zstd decompresses faster where pulled)",
+    )
+    parser.add_argument(
         "--level",
         type=int,
-        default=DEFAULT_COMPRESSION_LEVEL,
-        choices=range(1, 10),
-        metavar="1-9",
-        help="gzip level (default %(default)s; 1-3 use ISA-L and are fastest, 4-9 zlib, smaller)",
+        default=None,
+        choices=LEVELS["zstd"],
+        metavar="LEVEL",
+        help=f"compression level: gzip 1-9 (default {DEFAULT_LEVELS['gzip']}; 1-3 use ISA-L "
+        f"and are fastest, 4-9 zlib, smaller), zstd 1-19 (default {DEFAULT_LEVELS['zstd']})",
     )
     parser.add_argument(
         "--refresh-base",
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if args.platform and args.lock:
         raise BakeryError("--platform goes with a flow file; with --lock every platform is baked")
     push_target(args.registry)  # before locking: a wrong target should not cost a lock first
+    compression = Compression.of(args.compression, args.level)
     policies = load_policies()
     # before anything is locked, fetched or pushed
     policies.enforce([BakeTargetRequest("", args.registry)])
@@ -93,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     )
     options = BakeOptions(
         cache_dir=args.cache_dir,
-        compression_level=args.level,
+        compression=compression,
         refresh_base=args.refresh_base,
         progress=not args.json,
     )
