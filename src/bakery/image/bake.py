@@ -199,27 +199,24 @@ def _bake_fully(
     uploaded_before = client.bytes_uploaded
     _check_base_layer_count(base)
     with BakeProgress(enabled=options.progress) as progress, _Uploads(options.uploads) as uploads:
-        # the base's layers go up while ours are built, ours as soon as each is built
-        _push_base_layers(uploads, client, base_client, target, base, cache_dir, progress)
         staged = stage_env(env, cache_dir, background=True, progress=progress)
         try:
             jobs = _plan(env, staged, base, commands, base_python, options, notes)
-
-            def push(job: LayerJob, layer: Layer) -> None:
-                progress.layer_built(job, layer)
-                uploads.push_layer(client, target.repository, layer, progress)
-
             layers, built = build_layers(
                 jobs,
                 LayerCache(cache_dir),
                 compression=options.compression,
                 workers=options.workers,
-                on_built=push,
+                on_built=progress.layer_built,
                 on_bytes=progress.layer_bytes,
                 before_build=lambda job: staged.wait(job.sources),
                 build_order=lambda job: staged.ready_rank(job.sources),
             )
-            for layer in layers:  # taken from the layer cache: not pushed yet
+            # Nothing is pushed before every layer is built: each member of each layer has
+            # passed the layer gate (safe_paths), so a refused package leaves no trace there.
+            # Then every blob goes up at once, the base's (present, mounted or copied) too.
+            _push_base_layers(uploads, client, base_client, target, base, cache_dir, progress)
+            for layer in layers:
                 uploads.push_layer(client, target.repository, layer, progress)
             config_bytes = canonical_json(_config(env, base, layers, options.env))
             manifest = _manifest(base, layers, config_bytes)
