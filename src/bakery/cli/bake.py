@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BakeryError, LockError
-from ..image.bake import BakeOptions, BakeResult, bake
-from ..image.base import default_base_image
 from ..image.compression import DEFAULT_LEVELS, FORMATS, LEVELS, Compression
 from ..lock import Lockfile, read_lock
 from ..platforms import platforms_help
@@ -21,7 +20,10 @@ from ..registry import push_target
 from ..settings import current
 from .arguments import platform_argument
 from .console import make_console
-from .flowcall import call_flow
+from .flowcall import start_flow
+
+if TYPE_CHECKING:
+    from ..image.bake import BakeResult
 
 BASE_ENV = "BAKERY_BASE_IMAGE"
 
@@ -94,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     # before anything is locked, fetched or pushed
     policies.enforce([BakeTargetRequest("", args.registry)])
     lock, steps = _locked_steps(args)
+    from ..image.bake import BakeOptions, bake  # imported while the flow was locked
+
     bases = {env_id: _base(args, lock.environments[env_id].python) for env_id in steps}
     policies.enforce(
         ImageRequest(", ".join(steps[env_id]), base, _base_source(args))
@@ -119,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _base(args: argparse.Namespace, python: str) -> str:
+    from ..image.base import default_base_image
+
     return args.base or current().base_image or default_base_image(python)
 
 
@@ -155,7 +161,15 @@ def _lock_flow(flow: str, platform: str | None, quiet: bool) -> tuple[Path, dict
     verb = ["lock", *(["--platform", platform] if platform else [])]
     console = make_console(stderr=True, quiet=quiet)
     with console.status(f"Locking {Path(flow).name}...", spinner="dots"):
-        result = call_flow(flow, verb)
+        call = start_flow(flow, verb)
+        try:
+            # the flow's process (Metaflow, the resolver) runs on one core; baking's modules
+            # load on another meanwhile
+            import bakery.image.bake  # noqa: F401
+        except BaseException:
+            call.cancel()
+            raise
+        result = call.result()
     return Path(flow).parent / result["lockfile"], result["steps"]
 
 
