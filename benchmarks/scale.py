@@ -196,6 +196,12 @@ class Bench:
         ArtifactStore(BENCH_CACHE / "wheels").fetch_all(self.env.packages, indexes=self.indexes)
         log(f"wheel store checked (filled once): {time.perf_counter() - started:.1f} s")
 
+    def wheels_size(self) -> int:
+        from bakery.fetch import ArtifactStore
+
+        store = ArtifactStore(BENCH_CACHE / "wheels")
+        return sum(store.path(p).stat().st_size for p in self.env.packages)
+
     def dockerfile(self) -> tuple[str, float]:
         """`podman build` + `podman push` of FROM base + pip install; (image, seconds)."""
         context = self.work / "dockerfile"
@@ -281,10 +287,10 @@ def measure(variant: str, repetitions: int) -> list[Row]:
     with ExitStack() as stack:
         work = stack.enter_context(scratch_dir("bench-scale-"))
         bench = Bench(stack, work, variant)
-        size = sum(p.size or 0 for p in bench.env.packages) / 1e6
         label = f"torch {VARIANTS[variant]} ({variant}, {len(bench.env.packages)} packages)"
-        note(f"scale: {label}, {size:.0f} MB of wheels (the local ones' size not counted)")
         bench.fetch_wheels()
+        size = bench.wheels_size() / 1e6
+        note(f"scale: {label}, {size:.0f} MB of wheels")
 
         baked = {fmt: bench.bake(fmt, fmt) for fmt in ("gzip", "zstd")}
         for fmt in baked:  # the registry has the blobs now: free the disk (GBs each)
