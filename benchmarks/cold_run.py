@@ -154,6 +154,7 @@ class ColdRun:
         self.anchor_python = self._anchor_venv()
         # warm-ups: Metaflow's .metaflow folders, matplotlib's font cache, the flows' bytecode
         end_of_start(self.anchor_python, self.plain, ["run"], flow_env(root, "warm"))
+        IMPORT_SECONDS["anchor"].clear()
 
     def _use_flow_lock(self) -> None:
         """Both sides install exactly the flow's environment (Bakery adds Metaflow's `requests`
@@ -247,9 +248,7 @@ def measure(repeat: int) -> list[Row]:
                 Goal(f"≤ {GOAL}×", max_ratio=GOAL),
             )
         )
-        imports = {
-            side: statistics.median(times[1:] or times) for side, times in IMPORT_SECONDS.items()
-        }
+        imports = {side: statistics.median(times) for side, times in IMPORT_SECONDS.items()}
         note(
             f"cold run: the first task's imports took {imports['bakery']:.2f} s in Bakery's new "
             f"environment (no bytecode yet: the background pass, import order first, runs "
