@@ -57,6 +57,7 @@ class Row:
     goal: Goal
     anchor_runs: tuple[float, ...] = ()
     bakery_runs: tuple[float, ...] = ()
+    unit: str = "s"  # or a count's unit ("MiB", "layers"): printed as is, no ms
 
     @property
     def ratio(self) -> float | None:
@@ -78,8 +79,8 @@ class Row:
         return [
             self.figure,
             self.anchor,
-            _seconds(self.anchor_s),
-            _seconds(self.bakery_s),
+            _value(self.anchor_s, self.unit),
+            _value(self.bakery_s, self.unit),
             ratio_text,
             self.goal.text,
             self.result,
@@ -87,6 +88,12 @@ class Row:
 
 
 HEADER = ["figure", "anchor", "anchor s", "bakery s", "ratio (bakery/anchor)", "goal", "result"]
+
+
+def _value(value: float | None, unit: str) -> str:
+    if unit == "s" or value is None:
+        return _seconds(value)
+    return f"{value:.0f} {unit}"
 
 
 def _seconds(value: float | None) -> str:

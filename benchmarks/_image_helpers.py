@@ -36,6 +36,9 @@ PIP_PACKAGES = (
     "python3-pkg-resources"
 ).split()
 PODMAN_LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+# downloads kept between runs of the scale benchmarks (torch: 2.8 GB): Bakery's wheel store and
+# pip's cache for the Dockerfiles
+BENCH_CACHE = Path(os.environ.get("BAKERY_BENCH_CACHE", Path.home() / ".cache" / "bakery-bench"))
 
 
 def start_registry(stack: ExitStack, root: Path) -> RunningRegistry:
@@ -138,9 +141,15 @@ class Podman:
         )
         return done.stdout.strip()
 
-    def build(self, context: Path, tag: str, *, cache: bool) -> float:
+    def build(
+        self, context: Path, tag: str, *, cache: bool, volumes: tuple[str, ...] = ()
+    ) -> float:
+        """`podman build` of `context` (PyPI reached through the host's CA bundle); `volumes`
+        are more `--volume` mounts for its RUN steps (e.g. a pip cache kept on the host)."""
         args = ["build", "--network=host", "--tls-verify=false", *PODMAN_LIMITS, "-q"]
-        args += ["--volume", f"{CA_BUNDLE}:{CA_BUNDLE}:ro", "-t", tag, str(context)]
+        args += ["--volume", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
+        args += [flag for volume in volumes for flag in ("--volume", volume)]
+        args += ["-t", tag, str(context)]
         return self(*(args if cache else [*args[:1], "--no-cache", *args[1:]]))
 
     def push(self, tag: str, destination: str) -> float:

@@ -35,7 +35,8 @@ if __package__ in (None, ""):
 
 from bakery.fetch import ArtifactStore
 from bakery.image.bake import BakeOptions, BakeResult, bake
-from bakery.image.layers import DEFAULT_COMPRESSION_LEVEL, LayerCache, build_layers
+from bakery.image.compression import Compression
+from bakery.image.layers import DEFAULT_COMPRESSION, LayerCache, build_layers
 from bakery.image.plan import plan_layers
 from bakery.image.stage import stage_env
 from bakery.lock import Lockfile, write_lock
@@ -141,8 +142,8 @@ def breakdown(env: LockedEnv, work: Path, rep: int) -> dict[str, float]:
     fetched = time.perf_counter()
     staged = stage_env(env, cache_dir)
     compiled = time.perf_counter()
-    jobs = plan_layers(staged.packages, env.python, level=DEFAULT_COMPRESSION_LEVEL)
-    build_layers(jobs, LayerCache(cache_dir), level=DEFAULT_COMPRESSION_LEVEL)
+    jobs = plan_layers(staged.packages, env.python, compression=DEFAULT_COMPRESSION)
+    build_layers(jobs, LayerCache(cache_dir), compression=DEFAULT_COMPRESSION)
     done = time.perf_counter()
     return {"fetch": fetched - started, "bytecode": compiled - fetched, "layers": done - compiled}
 
@@ -190,9 +191,9 @@ def layer_build_seconds(env: LockedEnv, cache_dir: Path, scratch: Path) -> float
     """Bakery's layer build alone, from fetched wheels and compiled bytecode, into an empty
     layer cache."""
     staged = stage_env(env, cache_dir)
-    jobs = plan_layers(staged.packages, env.python, level=DEFAULT_COMPRESSION_LEVEL)
+    jobs = plan_layers(staged.packages, env.python, compression=DEFAULT_COMPRESSION)
     started = time.perf_counter()
-    build_layers(jobs, LayerCache(scratch), level=DEFAULT_COMPRESSION_LEVEL)
+    build_layers(jobs, LayerCache(scratch), compression=DEFAULT_COMPRESSION)
     return time.perf_counter() - started
 
 
@@ -265,7 +266,9 @@ def run(repetitions: int, work: Path) -> tuple[Samples, dict[str, ImageSize], di
             base=base,
             repository=f"{host}/bakery/level6",
             options=BakeOptions(
-                cache_dir=work / f"bake-cache-{rep}", compression_level=6, progress=False
+                cache_dir=work / f"bake-cache-{rep}",
+                compression=Compression("gzip", 6),
+                progress=False,
             ),
         )
         samples.add("bakery level 6 re-layer", level6.seconds)
@@ -364,7 +367,7 @@ def table(samples: Samples, sizes: dict[str, ImageSize], info: dict, repetitions
             r"`tar \| gzip -6` / `tar \| gzip -1`",
             f"{m('floor gzip -6'):.2f} s → {samples.values['floor gzip -6 MB']:.1f} MB / "
             f"{m('floor gzip -1'):.2f} s → {samples.values['floor gzip -1 MB']:.1f} MB",
-            f"layer build {m('bakery layer build'):.2f} s (level {DEFAULT_COMPRESSION_LEVEL}, "
+            f"layer build {m('bakery layer build'):.2f} s ({DEFAULT_COMPRESSION.codec}, "
             f"{info['bakery layers']} layers, {os.cpu_count()} threads)",
             f"{m('bakery layer build') / m('floor gzip -1'):.2f}× gzip -1's time",
             "info",

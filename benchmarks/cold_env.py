@@ -51,7 +51,7 @@ PINS = {"requests": "2.32.3", "pandas": "2.2.3"}
 class Setup:
     """What every measurement shares: the spec, its lock, the interpreter, uv and its flags."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pins: dict[str, str] | None = None) -> None:
         from bakery.resolve import resolve
         from bakery.resolve.indexes import IndexConfig
         from bakery.resolve.python import find_interpreter
@@ -60,7 +60,7 @@ class Setup:
 
         self.root = root
         self.uv = uv_binary()
-        self.spec = EnvSpec(python=host_python_version(), pypi=pypi_requirements(PINS))
+        self.spec = EnvSpec(python=host_python_version(), pypi=pypi_requirements(pins or PINS))
         self.indexes = IndexConfig.from_environment()
         self.interpreter = find_interpreter(self.spec.python).path
         self.warm_uv_cache = root / "uv-cache-warm"

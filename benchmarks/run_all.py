@@ -1,6 +1,6 @@
 """Run every figure and print the tables: environments (benchmarks/results.md), conda, images
-(benchmarks/results_image.md) and the time to the first task in containers
-(benchmarks/results_first_task.md).
+(benchmarks/results_image.md), the time to the first task in containers
+(benchmarks/results_first_task.md) and scale (benchmarks/results_scale.md).
 
 .venv/bin/python -m benchmarks            # or: .venv/bin/python benchmarks/run_all.py
 .venv/bin/python -m benchmarks --repeat 5 --pip-repeat 3 --skip image
@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bake_image, cold_env, conda_env, first_task, warm_run
+from benchmarks import bake_image, cold_env, conda_env, first_task, scale_all, warm_run
 from benchmarks._common import (
     NOTES,
     log,
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=["env", "conda", "image", "container"],
+        choices=["env", "conda", "image", "container", "scale"],
         help="leave out a group of figures (repeatable)",
     )
     args = options.parse_args(argv)
@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     if "container" not in args.skip:
         log("container figures")
         status |= first_task.main(["--repetitions", "5"])
+    if "scale" not in args.skip:
+        log("scale figures (torch: downloads ~3 GB once, then ~30-60 min)")
+        status |= scale_all.main(["--no-write"] if args.no_write else [])
     return status
 
 

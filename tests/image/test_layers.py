@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bakery.errors import ImageError
-from bakery.image import layers as layers_module
+from bakery.image import compression as compression_module
 from bakery.image.layers import LayerCache, LayerJob, Tree, build_layers, write_layer
 
 
@@ -78,14 +78,15 @@ def test_cached_layer_is_not_rebuilt(tmp_path):
 
 
 def test_full_disk_raises_image_error_and_leaves_no_partial_blob(tmp_path, monkeypatch):
-    class FullDisk(layers_module._HashingGzipWriter):
-        def _emit(self, data: bytes) -> None:
-            if self.gz_size > 100:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            super()._emit(data)
+    write_oldest = compression_module.ParallelCompressor._write_oldest
 
-    monkeypatch.setattr(layers_module, "_CHUNK", 64)
-    monkeypatch.setattr(layers_module, "_HashingGzipWriter", FullDisk)
+    def full_disk(self) -> None:
+        if self.compressed_size > 100:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write_oldest(self)
+
+    monkeypatch.setattr(compression_module, "SLICE_BYTES", 4096)
+    monkeypatch.setattr(compression_module.ParallelCompressor, "_write_oldest", full_disk)
     cache = LayerCache(tmp_path / "cache")
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "big").write_bytes(os.urandom(100_000))

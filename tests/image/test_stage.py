@@ -12,7 +12,7 @@ from contextlib import ExitStack
 import pytest
 
 from bakery.errors import ImageError
-from bakery.image.layers import LayerCache, build_layers
+from bakery.image.layers import DEFAULT_COMPRESSION, LayerCache, build_layers
 from bakery.image.plan import plan_layers
 from bakery.image.stage import StagedPackage, find_python, stage_env
 from bakery.image.wheel import site_packages_dir
@@ -122,7 +122,7 @@ def test_layers_do_not_depend_on_the_cache_location(tmp_path):
     digests = []
     for where in ("a", "b"):
         staged = stage_env(env, tmp_path / where)
-        jobs = plan_layers(staged.packages, env.python, level=2)
+        jobs = plan_layers(staged.packages, env.python, compression=DEFAULT_COMPRESSION)
         layers, _ = build_layers(jobs, LayerCache(tmp_path / where))
         digests.append([layer.digest for layer in layers])
     assert digests[0] == digests[1]

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BakeryError, LockError
-from ..image.bake import BakeOptions, BakeResult, bake
-from ..image.base import default_base_image
-from ..image.layers import DEFAULT_COMPRESSION_LEVEL
+from ..image.compression import DEFAULT_LEVELS, FORMATS, LEVELS, Compression
 from ..lock import Lockfile, read_lock
 from ..platforms import platforms_help
 from ..policy import BakeTargetRequest, ImageRequest, load_policies
@@ -21,7 +20,10 @@ from ..registry import push_target
 from ..settings import current
 from .arguments import platform_argument
 from .console import make_console
-from .flowcall import call_flow
+from .flowcall import start_flow
+
+if TYPE_CHECKING:
+    from ..image.bake import BakeResult
 
 BASE_ENV = "BAKERY_BASE_IMAGE"
 
@@ -55,12 +57,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--step", action="append", help="bake only this step's environment (repeatable)"
     )
     parser.add_argument(
+        "--compression",
+        choices=FORMATS,
+        default="gzip",
+        help="layer compression (default %(default)s; zstd decompresses faster where pulled)",
+    )
+    parser.add_argument(
         "--level",
         type=int,
-        default=DEFAULT_COMPRESSION_LEVEL,
-        choices=range(1, 10),
-        metavar="1-9",
-        help="gzip level (default %(default)s; 1-3 use ISA-L and are fastest, 4-9 zlib, smaller)",
+        default=None,
+        choices=LEVELS["zstd"],
+        metavar="LEVEL",
+        help=f"compression level: gzip 1-9 (default {DEFAULT_LEVELS['gzip']}; 1-3 use ISA-L "
+        f"and are fastest, 4-9 zlib, smaller), zstd 1-19 (default {DEFAULT_LEVELS['zstd']})",
     )
     parser.add_argument(
         "--refresh-base",
@@ -89,10 +98,13 @@ def run(args: argparse.Namespace) -> int:
     if args.platform and args.lock:
         raise BakeryError("--platform goes with a flow file; with --lock every platform is baked")
     push_target(args.registry)  # before locking: a wrong target should not cost a lock first
+    compression = Compression.of(args.compression, args.level)
     policies = load_policies()
     # before anything is locked, fetched or pushed
     policies.enforce([BakeTargetRequest("", args.registry)])
     lock, steps = _locked_steps(args)
+    from ..image.bake import BakeOptions, bake  # imported while the flow was locked
+
     bases = {env_id: _base(args, lock.environments[env_id].python) for env_id in steps}
     policies.enforce(
         ImageRequest(", ".join(steps[env_id]), base, _base_source(args))
@@ -100,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     )
     options = BakeOptions(
         cache_dir=args.cache_dir,
-        compression_level=args.level,
+        compression=compression,
         refresh_base=args.refresh_base,
         progress=not args.json,
     )
@@ -118,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _base(args: argparse.Namespace, python: str) -> str:
+    from ..image.base import default_base_image
+
     return args.base or current().base_image or default_base_image(python)
 
 
@@ -158,7 +172,15 @@ def _lock_flow(
     verb = ["lock", *(["--platform", platform] if platform else [])]
     console = make_console(stderr=True, quiet=quiet)
     with console.status(f"Locking {Path(flow).name}...", spinner="dots"):
-        result = call_flow(flow, verb, environment=environment)
+        call = start_flow(flow, verb, environment=environment)
+        try:
+            # the flow's process (Metaflow, the resolver) runs on one core; baking's modules
+            # load on another meanwhile
+            import bakery.image.bake  # noqa: F401
+        except BaseException:
+            call.cancel()
+            raise
+        result = call.result()
     return Path(flow).parent / result["lockfile"], result["steps"]
 
 

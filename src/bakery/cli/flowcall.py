@@ -17,6 +17,33 @@ from ..errors import BakeryError
 
 def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> dict:
     """Run the flow-side command and return its JSON answer, or raise with Metaflow's message."""
+    return start_flow(flow_file, verb, environment).result()
+
+
+class FlowCall:
+    """A flow-side command running: `result()` waits for its JSON answer."""
+
+    def __init__(self, proc: subprocess.Popen[str], flow_name: str) -> None:
+        self._proc, self._flow_name = proc, flow_name
+
+    def result(self) -> dict:
+        stdout, stderr = self._proc.communicate()
+        for line in reversed(stdout.splitlines()):
+            if line.startswith("{"):
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    break
+        raise BakeryError(_failure_message(stderr.strip() or stdout.strip(), self._flow_name))
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
+
+
+def start_flow(flow_file: str, verb: list[str], environment: str = "conda") -> FlowCall:
+    """Start the flow-side command (`result()` to wait for it): the caller can work meanwhile."""
     flow = Path(flow_file)
     if not flow.is_file():
         raise BakeryError(f"flow file '{flow_file}' does not exist")
@@ -32,14 +59,15 @@ def call_flow(flow_file: str, verb: list[str], environment: str = "conda") -> di
     env = dict(os.environ)
     if env.get("USER", "root") == "root" and not env.get("METAFLOW_USER"):
         env["METAFLOW_USER"] = "bakery"  # Metaflow refuses root; this run writes no metadata
-    proc = subprocess.run(cmd, cwd=flow.parent.resolve(), capture_output=True, text=True, env=env)
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                break
-    raise BakeryError(_failure_message(proc.stderr.strip() or proc.stdout.strip(), flow.name))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=flow.parent.resolve(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    return FlowCall(proc, flow.name)
 
 
 def _failure_message(output: str, flow_name: str) -> str:

@@ -17,7 +17,9 @@ from .console import make_console
 VERBS = ["lock", "env", "bake", "image", "verify", "policy", "doctor"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser; with `only`, just that verb's (its module alone is imported: a
+    `bakery bake` does not pay for the imports of `doctor` or `policy export`)."""
     parser = argparse.ArgumentParser(
         prog="bakery",
         description="Dependency environments and OCI images, baked on the fly, for Metaflow flows.",
@@ -25,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bakery {__version__}")
     subparsers = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for verb in VERBS:
+        if only is not None and verb != only:
+            continue
         try:
             module = importlib.import_module(f".{verb}", __package__)
         except ModuleNotFoundError as e:
@@ -36,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in VERBS else None)
     args, extra = parser.parse_known_args(argv)
     # verbs whose positionals may follow their options (`env publish flow.py --step s NAME:TAG`)
     if extra and hasattr(args, "targets") and not any(e.startswith("-") for e in extra):

@@ -3,8 +3,11 @@
 Compiling a pandas environment takes seconds; uv installs it in one. So by default a new
 environment is compiled by a detached background process right after it is made: creation
 stays as fast as uv, and later tasks import from `.pyc` files (Python does not write them
-itself where PYTHONDONTWRITEBYTECODE is set). `BAKERY_COMPILE_BYTECODE` = `background`
-(default), `sync` (wait for it) or `never`.
+itself where PYTHONDONTWRITEBYTECODE is set). That process compiles first what the step's
+task will import first, the modules of the packages its decorator names and what they import
+at module level, in import order and on every core (`import_compile.py`), so a first task
+started at once finds most of its imports compiled; then the rest. `BAKERY_COMPILE_BYTECODE`
+= `background` (default), `sync` (wait for it) or `never`.
 
 No package record lists bytecode, and Python runs a `.pyc` whose header matches its source
 without reading the source: so once compiled, every `.pyc` is hashed into `.bakery-bytecode.json`
@@ -18,9 +21,11 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..settings import current
+from . import import_compile
 from .records import file_digest
 
 MODES = ("background", "sync", "never")
@@ -32,17 +37,19 @@ def compile_mode() -> str:
     return current().compile_bytecode
 
 
-def compile_environment(env_dir: Path, mode: str | None = None) -> None:
+def compile_environment(env_dir: Path, mode: str | None = None, first: Iterable[str] = ()) -> None:
     """Compile the environment's site-packages (timestamp `.pyc`: the files stay in place),
-    then record what was compiled."""
+    the modules of the distributions named in `first` (the step's packages) first, then record
+    what was compiled."""
     mode = mode or compile_mode()
     if mode == "never":
         return
+    names = sorted({name.split("[", 1)[0] for name in first})
     if mode == "sync":
-        compile_and_record(env_dir)
+        compile_and_record(env_dir, names)
         return
     subprocess.Popen(
-        ["nice", "-n", "10", sys.executable, "-m", "bakery.envs.bytecode", str(env_dir)],
+        ["nice", "-n", "10", sys.executable, "-m", "bakery.envs.bytecode", str(env_dir), *names],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
@@ -50,14 +57,14 @@ def compile_environment(env_dir: Path, mode: str | None = None) -> None:
     )
 
 
-def compile_and_record(env_dir: Path) -> None:
-    """Compile with the environment's own interpreter, then seal the bytecode it wrote."""
+def compile_and_record(env_dir: Path, first: Iterable[str] = ()) -> None:
+    """Compile with the environment's own interpreter (the .pyc files must be its version's),
+    import order first, then seal the bytecode it wrote."""
     python = env_dir / "bin" / "python"
     targets = [str(p) for p in env_dir.glob("lib/python*/site-packages")]
     if not targets or not python.exists():
         return
-    # packages' own test suites are never imported by tasks: half the files, no benefit
-    cmd = [str(python), "-m", "compileall", "-q", "-j0", "-x", r"/tests/", *targets]
+    cmd = [str(python), "-I", "-B", import_compile.__file__, targets[0], *first]
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     record_bytecode(env_dir)
 
@@ -93,5 +100,7 @@ def read_bytecode_seal(env_dir: Path) -> dict[str, list]:
         return {}
 
 
-if __name__ == "__main__":  # the background compile: `python -m bakery.envs.bytecode ENV_DIR`
-    compile_and_record(Path(sys.argv[1]))
+if (
+    __name__ == "__main__"
+):  # the background compile: `python -m bakery.envs.bytecode ENV_DIR [DIST ...]`
+    compile_and_record(Path(sys.argv[1]), sys.argv[2:])

@@ -80,8 +80,8 @@ def realize(
             raise type(e)(f"environment {env.short_id} could not be created: {e}") from None
 
     cached = cache.ensure(key, env, build)
-    if cached.created:
-        compile_environment(cached.path)
+    if cached.created:  # what the step asks for is what its task imports first
+        compile_environment(cached.path, first=[r.name for r in (*env.spec.pypi, *env.spec.conda)])
     return cached
 
 

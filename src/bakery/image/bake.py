@@ -10,27 +10,24 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import image_tags as tags
 from ..envs.cache import default_cache_root, image_cache_dir
+from ..errors import ImageError
 from ..lock.model import LockedEnv
 from ..registry import Credentials, RegistryClient
 from ..registry.reference import ImageReference
 from ..registry.referrers import Referrers
 from .base import BaseImage, ManifestCache, check_python, resolve_base
 from .base_check import BaseCommands, base_commands, base_search_path, check_base, python_links_job
+from .compression import Compression
 from .documents import BakedImage, attach_documents, image_documents, preload_sbom_writer
 from .gc import mark_used
-from .layers import (
-    DEFAULT_COMPRESSION_LEVEL,
-    Layer,
-    LayerCache,
-    build_layers,
-    compression_codec,
-)
+from .layers import DEFAULT_COMPRESSION, Layer, LayerCache, LayerJob, build_layers
 from .oci import (
     ANNOTATION_BASE_DIGEST,
     ANNOTATION_BASE_NAME,
@@ -50,7 +47,7 @@ from .oci import (
     derive_config,
     merge_env,
 )
-from .plan import plan_layers
+from .plan import IMAGE_LAYER_LIMIT, package_layer_budget, plan_layers
 from .progress import BakeProgress
 from .records import IMAGE_VERSION, PushRecords
 from .stage import ENV_ROOT, LAYOUT_VERSION, StageResult, site_packages_dir, stage_env
@@ -63,15 +60,17 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class BakeOptions:
-    """How to bake: cache location, gzip level, registry access, and whether to show progress."""
+    """How to bake: cache location, layer compression, registry access, and whether to show
+    progress."""
 
     cache_dir: Path | None = None
-    compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    compression: Compression = DEFAULT_COMPRESSION
     refresh_base: bool = False  # re-resolve the base tag even if this env was baked on it
     insecure: bool | None = None
     credentials: Credentials | None = None
     progress: bool = True
-    workers: int | None = None
+    workers: int | None = None  # compression threads (default: every core)
+    uploads: int = 4  # blobs pushed at once
     # extra environment variables for the image's config (part of what names the image)
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -140,7 +139,7 @@ def bake(
         target.registry, insecure=options.insecure, credentials=options.credentials
     )
     records = PushRecords(cache_dir / "pushed")
-    record_key = records.key(target, env, base_ref, options.compression_level, options.env)
+    record_key = records.key(target, env, base_ref, options.compression, options.env)
     record = None if options.refresh_base else records.get(record_key)
     if record and records.still_pushed(client, target, record):
         return BakeResult(
@@ -198,29 +197,32 @@ def _bake_fully(
     notes = notes if commands.unread else []
     tag = target.tag or image_tag(env, base.digest, options.env)
     uploaded_before = client.bytes_uploaded
-    with BakeProgress(enabled=options.progress) as progress:
+    _check_base_layer_count(base)
+    with BakeProgress(enabled=options.progress) as progress, _Uploads(options.uploads) as uploads:
         staged = stage_env(env, cache_dir, background=True, progress=progress)
         try:
-            jobs = plan_layers(staged.packages, env.python, level=options.compression_level)
-            if base_python and commands.python(base_python):
-                interpreter = commands.python(base_python)
-                jobs.append(python_links_job(interpreter, options.compression_level))
-            elif base_python:  # the base could not be read: its own `python3` has to do
-                notes.append(f"`python` not added: the base's Python {base_python} is not known")
+            jobs = _plan(env, staged, base, commands, base_python, options, notes)
             layers, built = build_layers(
                 jobs,
                 LayerCache(cache_dir),
-                level=options.compression_level,
+                compression=options.compression,
                 workers=options.workers,
                 on_built=progress.layer_built,
                 on_bytes=progress.layer_bytes,
                 before_build=lambda job: staged.wait(job.sources),
                 build_order=lambda job: staged.ready_rank(job.sources),
             )
+            # Nothing is pushed before every layer is built: each member of each layer has
+            # passed the layer gate (safe_paths), so a refused package leaves no trace there.
+            # Then every blob goes up at once, the base's (present, mounted or copied) too.
+            _push_base_layers(uploads, client, base_client, target, base, cache_dir, progress)
+            for layer in layers:
+                uploads.push_layer(client, target.repository, layer, progress)
             config_bytes = canonical_json(_config(env, base, layers, options.env))
             manifest = _manifest(base, layers, config_bytes)
-            _push_base_layers(client, base_client, target, base, cache_dir, progress)
-            digest = _push_image(client, target, tag, layers, manifest, config_bytes, progress)
+            uploads.wait()  # every blob is in before the manifest that names them
+            client.push_blob(target.repository, manifest.config.digest, config_bytes)
+            digest = client.put_manifest(target.repository, tag, manifest.to_bytes(), OCI_MANIFEST)
         finally:
             staged.close()
     uploaded = client.bytes_uploaded - uploaded_before  # the image's bytes, not its documents'
@@ -261,7 +263,7 @@ def _attach_documents(
         {one.package.sha256: one.licenses for one in staged.packages},
         lock_hash=lock_hash(env),
         layout=f"{LAYOUT_VERSION}.{IMAGE_VERSION}",
-        compression=compression_codec(options.compression_level),
+        compression=options.compression.codec,
     )
     listing = attach_documents(client, image.repository, subject, documents)
     return tuple((d.artifact_type, d.manifest(subject).digest) for d in documents), listing
@@ -328,23 +330,74 @@ def _manifest(base: BaseImage, layers: list[Layer], config_bytes: bytes) -> Imag
     )
 
 
-def _push_image(
-    client: RegistryClient,
-    target: ImageReference,
-    tag: str,
-    layers: list[Layer],
-    manifest: ImageManifest,
-    config_bytes: bytes,
-    progress: BakeProgress,
-) -> str:
-    """Our layers, then the config, then the manifest (last: it names all the rest)."""
-    for layer in layers:
-        progress.push(client, target.repository, layer.digest, layer.path, layer.packages)
-    client.push_blob(target.repository, manifest.config.digest, config_bytes)
-    return client.put_manifest(target.repository, tag, manifest.to_bytes(), OCI_MANIFEST)
+def _plan(
+    env: LockedEnv,
+    staged: StageResult,
+    base: BaseImage,
+    commands: BaseCommands,
+    base_python: str | None,
+    options: BakeOptions,
+    notes: list[str],
+) -> list[LayerJob]:
+    """The layers to build: the packages' (within the image's layer budget), the python links."""
+    interpreter = commands.python(base_python) if base_python else None
+    budget = package_layer_budget(len(base.manifest.layers), 1 if interpreter else 0)
+    jobs = plan_layers(
+        staged.packages, env.python, compression=options.compression, max_layers=budget
+    )
+    if interpreter:
+        jobs.append(python_links_job(interpreter, options.compression))
+    elif base_python:  # the base could not be read: its own `python3` has to do
+        notes.append(f"`python` not added: the base's Python {base_python} is not known")
+    return jobs
+
+
+def _check_base_layer_count(base: BaseImage) -> None:
+    count = len(base.manifest.layers)
+    if count + package_layer_budget(count) + 1 > IMAGE_LAYER_LIMIT:
+        raise ImageError(
+            f"base image {base.pinned} has {count} layers: with the environment's, the image "
+            f"would pass the ~{IMAGE_LAYER_LIMIT} layers container runtimes accept; use a base "
+            "with fewer layers (e.g. squashed with `podman build --squash-all`)"
+        )
+
+
+class _Uploads:
+    """Blobs pushed `workers` at a time, each once; `wait()` raises the first failure.
+
+    Every blob is looked up in the registry before it is sent (`push_blob`), so a bake that
+    was interrupted half-way resumes: the blobs already there cost one HEAD each."""
+
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="bakery-push")
+        self._futures: dict[str, Future[object]] = {}
+
+    def __enter__(self) -> _Uploads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # after a failure: what has not started is dropped, what is sending finishes
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, digest: str, work: Callable[[], object]) -> None:
+        if digest not in self._futures:
+            self._futures[digest] = self._pool.submit(work)
+
+    def push_layer(
+        self, client: RegistryClient, repository: str, layer: Layer, progress: BakeProgress
+    ) -> None:
+        self.submit(
+            layer.digest,
+            lambda: progress.push(client, repository, layer.digest, layer.path, layer.packages),
+        )
+
+    def wait(self) -> None:
+        for future in list(self._futures.values()):
+            future.result()
 
 
 def _push_base_layers(
+    uploads: _Uploads,
     client: RegistryClient,
     base_client: RegistryClient,
     target: ImageReference,
@@ -354,16 +407,21 @@ def _push_base_layers(
 ) -> None:
     """Make the target repository hold the base's layers: present, mounted, or copied."""
     same_registry = base_client.registry == client.registry
-    for layer in base.manifest.layers:
-        if layer.urls or client.blob_exists(target.repository, layer.digest):
-            continue  # non-distributable layers stay where their urls point
+
+    def one(layer: Descriptor) -> None:
+        if client.blob_exists(target.repository, layer.digest):
+            return
         if same_registry and client.mount_blob(
             target.repository, layer.digest, base.reference.repository
         ):
-            continue
+            return
         path = cache_dir / "blobs" / "sha256" / layer.digest.split(":", 1)[1]
         if path.is_file():
             mark_used(path)
         else:
             base_client.pull_blob(base.reference.repository, layer.digest, path)
         progress.push(client, target.repository, layer.digest, path, ("base layer",))
+
+    for layer in base.manifest.layers:
+        if not layer.urls:  # non-distributable layers stay where their urls point
+            uploads.submit(layer.digest, lambda layer=layer: one(layer))

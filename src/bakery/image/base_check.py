@@ -27,9 +27,10 @@ from ..errors import BaseImageError, ImageError
 from ..registry import RegistryClient
 from .base import BaseImage
 from .base_tree import FileTree
+from .compression import Compression
 from .gc import mark_used
 from .layer_stream import LAYER_ERRORS, UnreadableLayer, registry_layer, tar_members
-from .layers import Entry, LayerJob, compression_codec, write_atomic
+from .layers import Entry, LayerJob, write_atomic
 from .oci import Descriptor
 from .wheel import ENV_ROOT
 
@@ -143,10 +144,10 @@ class PythonLinks:
             yield Entry(path, 0o777, tarfile.SYMTYPE, linkname=self.interpreter)
 
 
-def python_links_job(interpreter: str, level: int) -> LayerJob:
+def python_links_job(interpreter: str, compression: Compression) -> LayerJob:
     """The layer of `PythonLinks` to `interpreter`: a few hundred bytes, shared by every
     environment baked on bases that keep their Python there."""
-    text = f"python-links|{interpreter}|{compression_codec(level)}"
+    text = f"python-links|{interpreter}|{compression.codec}"
     key = hashlib.sha256(text.encode()).hexdigest()[:40]
     label = f"python python3 -> {interpreter}"
     return LayerJob(key=key, sources=(PythonLinks(interpreter),), packages=(label,))

@@ -20,6 +20,7 @@ from pathlib import Path
 _KINDS = {
     "wheels": "wheel",
     "bytecode": "bytecode",
+    "wheel-facts": "wheel facts",
     "conda": "conda prefix",
     "conda-packages": "conda package",
     "layers": "layer record",

@@ -27,12 +27,16 @@ except ImportError:  # pragma: no cover - platforms without isal wheels
 READ_SIZE = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-LAYER_ERRORS = (tarfile.TarError, _InflateError, zlib.error, EOFError, OSError)
+try:
+    from zstandard import ZstdError as _ZstdError
+except ImportError:  # pragma: no cover - zstandard is a dependency
+    _ZstdError = OSError
+LAYER_ERRORS = (tarfile.TarError, _InflateError, zlib.error, _ZstdError, EOFError, OSError)
 """What reading a broken layer raises."""
 
 
 class UnreadableLayer(Exception):
-    """A layer in a format this Python cannot read (zstd), or outside the registry."""
+    """A layer in a format this Python cannot read, or outside the registry."""
 
 
 @contextmanager
@@ -57,8 +61,11 @@ def tar_members(
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, READ_SIZE)
     head = buffered.peek(4)[:4]
     if head == _ZSTD_MAGIC or "zstd" in layer.media_type:
-        raise UnreadableLayer(f"layer {layer.digest} is zstd-compressed")
-    stream = _GzipFile(fileobj=buffered, mode="rb") if head[:2] == _GZIP_MAGIC else buffered
+        stream = _zstd_reader(buffered, layer)
+    elif head[:2] == _GZIP_MAGIC:
+        stream = _GzipFile(fileobj=buffered, mode="rb")
+    else:
+        stream = buffered
     with tarfile.open(fileobj=stream, mode="r|") as tar:
         for info in tar:
             if on_member is not None:
@@ -66,6 +73,17 @@ def tar_members(
             yield info
     while buffered.read(READ_SIZE):
         pass  # past the tar's end-of-archive blocks: the rest must still hash to the digest
+
+
+def _zstd_reader(raw: BinaryIO, layer: Descriptor) -> BinaryIO:
+    try:
+        import zstandard
+    except ImportError:  # pragma: no cover - zstandard is a dependency
+        raise UnreadableLayer(
+            f"layer {layer.digest} is zstd-compressed and `zstandard` is not installed"
+        ) from None
+    # a layer may be several frames (Bakery compresses slices apart): read across them
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
 
 
 class PiecesReader(io.RawIOBase):

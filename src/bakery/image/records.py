@@ -15,8 +15,9 @@ from ..lock.model import LockedEnv
 from ..registry import RegistryClient
 from ..registry.reference import ImageReference
 from ..registry.referrers import still_attached
+from .compression import Compression
 from .gc import mark_used
-from .layers import compression_codec, write_atomic
+from .layers import write_atomic
 from .stage import LAYOUT_VERSION
 
 # What an image holds besides the staged packages (part of its tag): 2 adds `python` and
@@ -35,11 +36,11 @@ class PushRecords:
         target: ImageReference,
         env: LockedEnv,
         base: ImageReference,
-        level: int,
+        compression: Compression,
         extra_env: Mapping[str, str] | None = None,
     ) -> str:
         text = f"{target}|{env.env_id}|{base}|layout{LAYOUT_VERSION}.{IMAGE_VERSION}"
-        text += f"|{compression_codec(level)}"
+        text += f"|{compression.codec}"
         text += "".join(f"|{k}={v}" for k, v in sorted((extra_env or {}).items()))
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 

@@ -43,7 +43,7 @@ from ..resolve.pypi import target_tags
 from ..resolve.python import find_interpreter
 from . import compile_worker
 from .gc import mark_used
-from .layers import Entry, bytecode_entries
+from .layers import Entry, bytecode_entries, write_atomic
 from .licenses import wheel_licenses
 from .stage_conda import CondaStaged, stage_conda
 from .wheel import ENV_ROOT, WheelLayout, read_layout, site_packages_dir
@@ -180,18 +180,10 @@ def stage_env(
     for package in pypi:
         key = stage_key(package, env.python, platform, python is not None)
         wheel = wheels[package.sha256]
-        try:
-            with zipfile.ZipFile(wheel) as archive:
-                layout = read_layout(archive, wheel.name, env.python)
-                licenses = wheel_licenses(archive, layout.dist_info)  # for the SBOM, while open
-        except zipfile.BadZipFile as e:
-            raise ImageError(
-                f"{wheel.name} matches the sha256 in the lock but is not a readable wheel ({e}): "
-                f"the published file is broken; lock another version of {package.name}"
-            ) from None
+        size, licenses = _wheel_facts(cache_dir, key, package, wheel, env.python)
         bytecode = cache_dir / "bytecode" / f"{key}.zip" if python else None
-        one = StagedPackage(package, key, wheel, env.python, layout.size, bytecode, licenses)
-        candidates.append((one, layout.sources_to_compile))
+        one = StagedPackage(package, key, wheel, env.python, size, bytecode, licenses)
+        candidates.append((one, partial(_sources_to_compile, package, wheel, env.python)))
     todo: list[tuple[Staged, list[tuple[str, str]]]] = []
     for one, modules in candidates:
         if one.bytecode is not None and one.bytecode.is_file():
@@ -208,6 +200,42 @@ def stage_env(
         if not background:
             compiling.wait([one.bytecode for one, _ in todo])
     return StageResult(tuple(staged), len(todo), tuple(notes), compiling)
+
+
+def _read_wheel(package: LockedPackage, wheel: Path, python_minor: str):
+    """The wheel's layout for the image's Python, and its licenses (for the SBOM)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            layout = read_layout(archive, wheel.name, python_minor)
+            return layout, wheel_licenses(archive, layout.dist_info)
+    except zipfile.BadZipFile as e:
+        raise ImageError(
+            f"{wheel.name} matches the sha256 in the lock but is not a readable wheel ({e}): "
+            f"the published file is broken; lock another version of {package.name}"
+        ) from None
+
+
+def _wheel_facts(
+    cache_dir: Path, key: str, package: LockedPackage, wheel: Path, python_minor: str
+) -> tuple[int, tuple[str, ...]]:
+    """(bytes installed, licenses) of a wheel, read once per stage key: a re-bake that changed
+    one package opens only that package's wheel (torch's central directory alone is 100 ms)."""
+    facts = cache_dir / "wheel-facts" / f"{key}.json"
+    try:
+        data = json.loads(facts.read_text())
+        mark_used(facts)
+        return int(data["size"]), tuple(data["licenses"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    layout, licenses = _read_wheel(package, wheel, python_minor)
+    write_atomic(facts, json.dumps({"size": layout.size, "licenses": list(licenses)}))
+    return layout.size, licenses
+
+
+def _sources_to_compile(
+    package: LockedPackage, wheel: Path, python_minor: str
+) -> list[tuple[str, str]]:
+    return _read_wheel(package, wheel, python_minor)[0].sources_to_compile()
 
 
 def _check_wheels(packages: Sequence[LockedPackage], env: LockedEnv) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -94,6 +95,7 @@ class RegistryClient:
         if credentials is None:
             credentials = find_credentials(self.registry)
         self.bytes_uploaded = 0
+        self._count_lock = threading.Lock()  # blobs are pushed from several threads at once
         self._transport = RegistryTransport(
             self.registry,
             insecure=insecure,
@@ -185,7 +187,8 @@ class RegistryClient:
             chunk_size = DEFAULT_CHUNK_SIZE
 
         def on_piece(length: int) -> None:
-            self.bytes_uploaded += length
+            with self._count_lock:
+                self.bytes_uploaded += length
             if progress is not None:
                 progress(length)
 

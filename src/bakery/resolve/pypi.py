@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote
 
 from packaging import tags
 from packaging.utils import parse_wheel_filename
@@ -111,9 +112,15 @@ def _locked_package(entry: dict, minor: str, platform: TargetPlatform) -> Locked
         version=str(entry["version"]),
         url=url,
         sha256=artifact["hashes"]["sha256"],
-        filename=url.rsplit("/", 1)[-1],
+        filename=_filename(artifact),
         size=artifact.get("size"),
     )
+
+
+def _filename(artifact: dict) -> str:
+    """An artifact's file name: pylock's `name`, else its URL's last part, decoded (PyTorch's
+    indexes link `torch-2.4.1%2Bcpu-...whl` for the local version `2.4.1+cpu`)."""
+    return artifact.get("name") or unquote(artifact["url"].split("?", 1)[0].rsplit("/", 1)[-1])
 
 
 def _applies(entry: dict, markers: dict[str, str]) -> bool:
@@ -134,8 +141,7 @@ def _best_wheel(wheels: list[dict], minor: str, platform: TargetPlatform) -> dic
     priority = {tag: i for i, tag in enumerate(target_tags(minor, platform))}
 
     def rank(wheel: dict) -> int:
-        filename = wheel["url"].rsplit("/", 1)[-1]
-        _, _, _, wheel_tags = parse_wheel_filename(filename)
+        _, _, _, wheel_tags = parse_wheel_filename(_filename(wheel))
         return min((priority.get(t, len(priority)) for t in wheel_tags), default=len(priority))
 
     best = min(wheels, key=rank, default=None)
