@@ -167,7 +167,8 @@ class NamedEnvs:
         key = self._tag_key(ref, platform)
         record = Published(ref, platform, env, image, who(), self.clock(), source or {})
         existing = self.store.get_text(key)
-        if existing is None:
+        wrote = existing is None
+        if wrote:
             self.store.write_text(
                 key, json.dumps(record.to_dict(), sort_keys=True), overwrite=False
             )
@@ -179,10 +180,9 @@ class NamedEnvs:
                 f"({stored.env.short_id}, by {stored.published_by} at {stored.published_at}); "
                 "tags never change: publish under a new tag"
             )
-        new = (
-            stored.published_at == record.published_at
-            and stored.published_by == record.published_by
-        )
+        # ours if we wrote it and it is what we wrote (a publish of the same environment a
+        # moment earlier has the same time stamp to the second: only the write tells them apart)
+        new = wrote and stored.to_dict() == record.to_dict()
         if new:
             self.move_alias(ref, "latest")
         return stored, new
