@@ -22,6 +22,7 @@ from tests.fixtures.cards import (
     local_card_root,
     running_flow,
     s3_card_data,
+    view_card,
     wait_for_live_text,
 )
 from tests.fixtures.conda_channel import free_port
@@ -87,6 +88,8 @@ def test_squarings_with_pypi(flows):
     output = _run_squarings(flows, flow, "pypi", lambda p: live_card_data(flows, p, "status"))
     assert "squarings per second" in output
     _check_final_cards(flows, flow, "pypi")
+    viewed = view_card(flows, flow, "start", "status", "pypi")
+    assert re.search(r"# \d+ squarings completed", viewed), viewed
     served = _served_cards(flows, flow, "pypi")
     assert set(served) == {"status", "gpu_profile"}
     assert "squarings per second" in served["status"] and NO_GPU in served["gpu_profile"]
