@@ -91,3 +91,23 @@ def test_within_the_budget_grouping_is_as_before():
 def test_a_base_with_many_layers_leaves_the_packages_fewer():
     assert package_layer_budget(1) == 98
     assert package_layer_budget(90) == 9
+
+
+def test_a_changed_small_package_re_applies_no_large_layer():
+    """A runtime keeps a layer by its chain (the layers beneath it), so every layer above a
+    changed one is new to a node: the large ones lie beneath every group, largest first."""
+    big = [
+        staged(name, LARGE_PACKAGE_BYTES * k)
+        for name, k in (("nvidia-cudnn", 50), ("torch", 60), ("triton", 20))
+    ]
+    before = plan_layers([*big, *SMALL, staged("tabulate", 1000)], "3.11", compression=GZIP1)
+    after = plan_layers([*big, *SMALL, staged("tabulate", 1200, "2")], "3.11", compression=GZIP1)
+    assert [job.packages for job in after[:3]] == [
+        ("torch==1",),
+        ("nvidia-cudnn==1",),
+        ("triton==1",),
+    ]
+    first = next(i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a.key != b.key)
+    re_applied = [p for job in after[first:] for p in job.packages]
+    assert "tabulate==2" in re_applied
+    assert not any(p.split("==")[0] in ("torch", "nvidia-cudnn", "triton") for p in re_applied)

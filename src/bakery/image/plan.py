@@ -3,6 +3,8 @@
 A large package gets a layer of its own, so every image holding the same build of numpy points
 at the same blob. Small packages are grouped to keep the layer count low; group boundaries
 depend only on package *names*, so bumping one small package changes one group, not all.
+Layers stack largest first, the groups on top: a runtime re-applies every layer above one that
+changed (it keeps layers by their chain), so a bumped small package re-applies only small ones.
 
 Runtimes refuse images with more than ~125 layers, so an image keeps to a budget (~100 with
 its base) whatever the number of packages: past it, the largest packages still get a layer
@@ -49,8 +51,8 @@ def plan_layers(
     large_bytes: int = LARGE_PACKAGE_BYTES,
     max_layers: int = IMAGE_LAYER_BUDGET,
 ) -> list[LayerJob]:
-    """At most `max_layers` layers: large packages alone, small ones in name-stable groups;
-    in order of their first package's name."""
+    """At most `max_layers` layers: large packages alone, largest first, then small ones in
+    name-stable groups, in order of their first package's name."""
     by_name = sorted(staged, key=lambda s: s.package.name)
     buckets = min(BUCKETS, max(max_layers // 2, 1))
     large = sorted(
@@ -62,7 +64,11 @@ def plan_layers(
     groups = _name_groups(rest)
     if len(groups) > max_layers - len(alone):
         groups = _hash_buckets(rest, buckets)
-    layers = sorted([[p] for p in alone] + groups, key=lambda group: group[0].package.name)
+    # a runtime keeps a layer by its chain (the layers beneath it): one that changes makes every
+    # layer above it new to a node, re-pulled and re-applied. So the large packages lie at the
+    # bottom, largest first (what sits above one is smaller), and the small groups, which change
+    # most and cost least to re-apply, on top.
+    layers = [[p] for p in alone] + sorted(groups, key=lambda group: group[0].package.name)
     return [
         LayerJob(
             key=layer_key(group, python_minor, compression),
