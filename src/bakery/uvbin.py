@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sysconfig
 import threading
 
 from .settings import current
 
+# sysconfig fills its table on first use and is not thread-safe then: a thread can read it
+# half-filled (`uv.find_uv_bin()` failed now and then with EXE None while another thread was
+# the first to use sysconfig). Filled here, when this module is imported, before resolver
+# threads start; it costs about 2 ms.
+sysconfig.get_config_vars()
 _lock = threading.Lock()
 _found: str | None = None
 
