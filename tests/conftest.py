@@ -40,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import bakery.policy.load
 
     bakery.policy.load.MACHINE_POLICY_PATH = machine_policy
+    _hook_every_process_of_this_interpreter()
     python_path = [str(MACHINE_POLICY_HOOK), *filter(None, [os.environ.get("PYTHONPATH")])]
     os.environ.update(
         {
@@ -49,6 +50,25 @@ def pytest_configure(config: pytest.Config) -> None:
             "BAKERY_CACHE_DIR": str(root / "cache"),  # not the caller's cache
         }
     )
+
+
+def _hook_every_process_of_this_interpreter() -> None:
+    """Tasks run with PYTHONPATH set to their code package alone, so the hook on PYTHONPATH does
+    not reach them; the host side of a `--with container` task (this interpreter) still reads
+    the machine's policy. A `.pth` file in this interpreter's site-packages runs the hook in
+    every process of it where the suite set BAKERY_TESTS_MACHINE_POLICY (nowhere else)."""
+    import sysconfig
+
+    hook = MACHINE_POLICY_HOOK / "sitecustomize.py"
+    line = (
+        "import os; exec(open(os.environ['BAKERY_TESTS_POLICY_HOOK']).read(), {'__name__': 'hook'}) "
+        "if os.environ.get('BAKERY_TESTS_MACHINE_POLICY') "
+        "and os.path.isfile(os.environ.get('BAKERY_TESTS_POLICY_HOOK', '')) else None\n"
+    )
+    os.environ["BAKERY_TESTS_POLICY_HOOK"] = str(hook)
+    pth = Path(sysconfig.get_paths()["purelib"]) / "bakery_tests_machine_policy.pth"
+    if not pth.is_file() or pth.read_text() != line:
+        pth.write_text(line)
 
 
 @pytest.fixture(autouse=True)
