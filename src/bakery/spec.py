@@ -227,11 +227,7 @@ def decorator_problems(decorator: str, attributes: Mapping[str, Any]) -> list[st
                 f"{attribute}='{example}'"
             )
     groups = attributes.get("groups")
-    if groups is not None and (
-        isinstance(groups, str)
-        or not isinstance(groups, (list, tuple))
-        or not all(isinstance(g, str) for g in groups)
-    ):
+    if groups is not None and not _is_name_list(groups):
         problems.append(
             f"@{decorator}(groups={groups!r}): groups is a list of names, e.g. groups=['train']"
         )
@@ -239,11 +235,7 @@ def decorator_problems(decorator: str, attributes: Mapping[str, Any]) -> list[st
     if disabled is not None and not isinstance(disabled, bool):
         problems.append(f"@{decorator}(disabled={disabled!r}): disabled is True or False")
     channels = attributes.get("channels")
-    if channels is not None and (
-        isinstance(channels, str)
-        or not isinstance(channels, (list, tuple))
-        or not all(isinstance(c, str) for c in channels)
-    ):
+    if channels is not None and not _is_name_list(channels):
         problems.append(
             f"@{decorator}(channels={channels!r}): channels is a list of names, "
             "e.g. channels=['conda-forge']"
@@ -259,6 +251,11 @@ _FILE_EXAMPLES = {
     "environment": "environment.yml",
     "named_env": "team/torch:stable",
 }
+
+
+def _is_name_list(value: Any) -> bool:
+    """A list (or tuple) of strings, not a string itself."""
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
 def _versions_are_text(packages: Mapping) -> bool:

@@ -15,3 +15,13 @@ def platform_argument(value: str) -> str:
     except SpecError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return value
+
+
+# the Metaflow environments a flow's Bakery half can run under (`uv`: flows written for core's)
+FLOW_ENVIRONMENTS = ("conda", "pypi", "uv")
+
+
+def add_environment_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--environment conda|pypi|uv`: the Metaflow environment a flow's own process runs under
+    when a verb asks it (default conda)."""
+    parser.add_argument("--environment", choices=FLOW_ENVIRONMENTS, default="conda", help=help)

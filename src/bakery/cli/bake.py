@@ -18,7 +18,7 @@ from ..platforms import platforms_help
 from ..policy import BakeTargetRequest, ImageRequest, load_policies
 from ..registry import push_target
 from ..settings import current
-from .arguments import platform_argument
+from .arguments import add_environment_option, platform_argument
 from .console import make_console
 from .flowcall import start_flow
 
@@ -79,11 +79,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, help="image cache (default: $BAKERY_CACHE_DIR/image)"
     )
-    parser.add_argument(
-        "--environment",
-        choices=("conda", "pypi", "uv"),
-        default="conda",
-        help="with a flow: the Metaflow environment it runs under (uv for flows written for "
+    add_environment_option(
+        parser,
+        "with a flow: the Metaflow environment it runs under (uv for flows written for "
         "--environment=uv)",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

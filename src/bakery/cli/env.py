@@ -14,6 +14,7 @@ from ..envs.cache import EnvCache
 from ..envs.gc import collect_garbage
 from ..units import human_size
 from . import env_verify
+from .arguments import add_environment_option
 from .console import make_console
 from .flowcall import call_flow
 
@@ -30,11 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     show.add_argument("flow", help="the flow file, e.g. flow.py, or NAME[:TAG]")
     show.add_argument("--datastore", help="for a named environment: Metaflow datastore type")
-    show.add_argument(
-        "--environment",
-        choices=("conda", "pypi", "uv"),
-        default="conda",
-        help="for a flow: the Metaflow environment it runs under",
+    add_environment_option(
+        show,
+        "for a flow: the Metaflow environment it runs under",
     )
     show.add_argument("--json", action="store_true", help="print the report as JSON")
     show.set_defaults(func=run_show)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import BakeryError
 from ..platforms import TargetPlatform, platforms_help
-from .arguments import platform_argument
+from .arguments import add_environment_option, platform_argument
 from .console import make_console
 from .flowcall import call_flow
 
@@ -40,11 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="with --from: an extra or dependency group (pyproject, uv.lock, pylock), a category "
         "(conda-lock) or the environment (pixi.lock); repeatable",
     )
-    parser.add_argument(
-        "--environment",
-        choices=("conda", "pypi", "uv"),
-        default="conda",
-        help="with a flow: the Metaflow environment it runs under (uv for flows written for "
+    add_environment_option(
+        parser,
+        "with a flow: the Metaflow environment it runs under (uv for flows written for "
         "--environment=uv)",
     )
     parser.add_argument(

@@ -17,7 +17,7 @@ from ..lock import read_lock
 from ..lock.model import LockedEnv
 from ..platforms import TargetPlatform, platforms_help
 from ..settings import current
-from .arguments import platform_argument
+from .arguments import add_environment_option, platform_argument
 from .console import make_console
 from .envcall import call_env
 from .flowcall import call_flow
@@ -49,11 +49,9 @@ def add_parsers(verbs: argparse._SubParsersAction) -> None:
         "--registry", help="bake and push its image here too (default: METAFLOW_BAKERY_REGISTRY)"
     )
     publish.add_argument("--base", help="base image of the baked image (default: as bakery bake)")
-    publish.add_argument(
-        "--environment",
-        choices=("conda", "pypi", "uv"),
-        default="conda",
-        help="with a flow: the environment it runs under",
+    add_environment_option(
+        publish,
+        "with a flow: the environment it runs under",
     )
     _datastore(publish)
     publish.set_defaults(func=run_publish)

@@ -15,12 +15,13 @@ from metaflow.plugins.pypi.conda_decorator import CondaFlowDecorator, CondaStepD
 
 from .. import compat
 from ..task_metadata import record
+from .stand_in import StandInFlowInit, StandInStepInit
 
 # the attributes that name a conda environment file, a conda lock or a named environment
 FILE_DEFAULTS = {"environment": None, "lockfile": None, "groups": None, "named_env": None}
 
 
-class BakeryCondaStepDecorator(CondaStepDecorator):
+class BakeryCondaStepDecorator(StandInStepInit, CondaStepDecorator):
     """@conda(packages=..., libraries=..., python=..., channels=..., disabled=...,
     environment=..., lockfile=..., groups=..., named_env=...)."""
 
@@ -28,15 +29,7 @@ class BakeryCondaStepDecorator(CondaStepDecorator):
     defaults = {**CondaStepDecorator.defaults, "channels": [], **FILE_DEFAULTS}
 
     def step_init(self, flow, graph, step, decos, environment, flow_datastore, logger):
-        super().step_init(
-            flow,
-            graph,
-            step,
-            decos,
-            compat.as_virtual_environment(environment),
-            flow_datastore,
-            logger,
-        )
+        super().step_init(flow, graph, step, decos, environment, flow_datastore, logger)
         self.environment = compat.real_environment(environment)  # not the stand-in above
 
     def task_pre_step(
@@ -87,20 +80,8 @@ class BakeryCondaStepDecorator(CondaStepDecorator):
             cli_args.env["BAKERY_ENV_ID"] = env_id
 
 
-class BakeryCondaFlowDecorator(CondaFlowDecorator):
+class BakeryCondaFlowDecorator(StandInFlowInit, CondaFlowDecorator):
     """@conda_base, accepting `channels=` like @conda."""
 
     name = "conda_base"
     defaults = {**CondaFlowDecorator.defaults, "channels": [], **FILE_DEFAULTS}
-
-    def flow_init(self, flow, graph, environment, flow_datastore, metadata, logger, echo, options):
-        super().flow_init(
-            flow,
-            graph,
-            compat.as_virtual_environment(environment),
-            flow_datastore,
-            metadata,
-            logger,
-            echo,
-            options,
-        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from metaflow.plugins.pypi.pypi_decorator import PyPIFlowDecorator, PyPIStepDecorator
 
-from .. import compat
+from .stand_in import StandInFlowInit, StandInStepInit
 
 FILE_DEFAULTS = {
     "requirements": None,
@@ -19,39 +19,16 @@ FILE_DEFAULTS = {
 }
 
 
-class BakeryPyPIStepDecorator(PyPIStepDecorator):
+class BakeryPyPIStepDecorator(StandInStepInit, PyPIStepDecorator):
     """@pypi(packages=..., python=..., disabled=..., requirements=..., pyproject=...,
     lockfile=..., groups=..., named_env=...)."""
 
     name = "pypi"
     defaults = {**PyPIStepDecorator.defaults, **FILE_DEFAULTS}
 
-    def step_init(self, flow, graph, step, decos, environment, flow_datastore, logger):
-        super().step_init(
-            flow,
-            graph,
-            step,
-            decos,
-            compat.as_virtual_environment(environment),
-            flow_datastore,
-            logger,
-        )
 
-
-class BakeryPyPIFlowDecorator(PyPIFlowDecorator):
+class BakeryPyPIFlowDecorator(StandInFlowInit, PyPIFlowDecorator):
     """@pypi_base, with the same file attributes as @pypi."""
 
     name = "pypi_base"
     defaults = {**PyPIFlowDecorator.defaults, **FILE_DEFAULTS}
-
-    def flow_init(self, flow, graph, environment, flow_datastore, metadata, logger, echo, options):
-        super().flow_init(
-            flow,
-            graph,
-            compat.as_virtual_environment(environment),
-            flow_datastore,
-            metadata,
-            logger,
-            echo,
-            options,
-        )
