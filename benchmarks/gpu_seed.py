@@ -13,7 +13,7 @@ artifact and the card) and writes a markdown report; `--out DIR` also keeps the 
         --implementation cp -d .whl metaflow==2.19.39
     # there (device tool `run`, carry [".whl"]):
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \\
-    PYTHONPATH=/tmp/site:src USER=dev PYTHONUNBUFFERED=1 \\
+    PYTHONPATH=/tmp/site:$PWD/src USER=dev PYTHONUNBUFFERED=1 \\
     python3 benchmarks/gpu_seed.py --seconds 20 --repeat 2 --out $OUT
 
 `--fake-gpus N` runs it without a GPU against tests/profilers/fake_pynvml.py (a dry run of
@@ -106,6 +106,18 @@ def profile_of(flow: Path, run_id: str, env: dict[str, str], out: Path | None) -
             text=True,
             env=env,
         )
+        if card.returncode != 0 or "<html" not in card.stdout.lower():
+            listing = subprocess.run(
+                [sys.executable, flow.name, "card", "list", "start"],
+                cwd=flow.parent,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            sys.exit(
+                f"`card get start --id gpu_profile` gave no card (exit {card.returncode}):\n"
+                f"{card.stderr[-3000:]}\n`card list start`:\n{listing.stdout}{listing.stderr}"
+            )
         (out / "gpu_profile_card.html").write_text(card.stdout)
     return json.loads(line[len("PROFILE ") :])
 
@@ -162,10 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeat):
         order = ["plain", "profiled"] if rep % 2 == 0 else ["profiled", "plain"]
         for name in order:
-            speed, run_id, _ = run_flow(flows[name], env)
+            speed, run_id, output = run_flow(flows[name], env)
             speeds[name].append(speed)
             if name == "profiled":
                 last_profiled = run_id
+                if args.out:
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    (args.out / "profiled_run.log").write_text(output)
             print(f"{rep + 1}/{args.repeat} {name}: {speed:.1f} squarings/s", file=sys.stderr)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
