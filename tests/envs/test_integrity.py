@@ -162,15 +162,22 @@ def test_a_wheel_whose_files_differ_from_its_record_is_refused(tmp_path):
     assert not list(cache.envs_dir.iterdir()), "nothing half-built is left in the cache"
 
 
-def test_files_a_build_already_hashed_are_not_hashed_again(tmp_path, six_env, monkeypatch):
+def _hashed_files(monkeypatch) -> list[str]:
     import bakery.envs.integrity as integrity
 
-    hashed = []
+    hashed: list[str] = []
     real = integrity.digest_matches
     monkeypatch.setattr(integrity, "digest_matches", lambda p, d: hashed.append(p) or real(p, d))
+    return hashed
+
+
+def test_files_a_build_already_hashed_are_not_hashed_again(tmp_path, six_env, monkeypatch):
+    hashed = _hashed_files(monkeypatch)
+    realize(six_env, EnvCache(tmp_path / "warm-up"))  # uv's cache now holds six
     cache = EnvCache(tmp_path / "cache")
+    hashed.clear()
     first = realize(six_env, cache)
-    assert any(p.endswith("six.py") for p in hashed)
+    assert any(p.endswith("six.py") for p in hashed), "linked from uv's cache: hashed"
     shutil.rmtree(first.path)  # as a rebuild after deleting the environment would
     hashed.clear()
 
@@ -182,6 +189,40 @@ def test_files_a_build_already_hashed_are_not_hashed_again(tmp_path, six_env, mo
     names = {Path(p).name for p in hashed}
     assert names <= {"INSTALLER", "REQUESTED"}, "only files this build wrote itself"
     assert verify_environment(again.path).ok
+
+
+def test_a_wheel_fetched_and_checked_by_this_build_is_not_hashed_again(
+    tmp_path, six_env, monkeypatch
+):
+    """uv downloaded six now (an empty cache) and checked it against the lock's sha256: its
+    files are the wheel's. The build remembers them, so the next build does not hash them
+    either, and `bakery env verify` still hashes everything."""
+    hashed = _hashed_files(monkeypatch)
+    cache = EnvCache(tmp_path / "cache")
+
+    first = realize(six_env, cache)
+
+    assert not any(p.endswith("six.py") for p in hashed)
+    assert _six(first.path).stat().st_nlink > 1, "linked with uv's cache, as any build"
+    shutil.rmtree(first.path)
+    hashed.clear()
+    again = realize(six_env, cache)
+    assert not any(p.endswith("six.py") for p in hashed)
+    assert verify_environment(again.path).ok and any(p.endswith("six.py") for p in hashed)
+
+
+def test_only_the_index_distributions_uv_fetched_count_as_fetched_now():
+    from bakery.envs.pypi_install import uncached_in
+
+    log = (
+        "DEBUG Registry requirement already cached: numpy==2.4.6\n"
+        "DEBUG Identified uncached distribution: PyYAML==6.0.3\n"
+        "DEBUG Identified uncached distribution: scikit_learn==1.9.1\n"
+        "DEBUG Identified uncached distribution: liar @ file:///tmp/liar-1.0-py3-none-any.whl\n"
+        "error: Identified uncached distribution: six==1.16.0\n"
+    )
+    assert uncached_in(log) == {"pyyaml", "scikit-learn"}
+    assert uncached_in("") == set()
 
 
 def test_bytecode_compiled_after_the_build_is_recorded_and_compared(tmp_path, six_env, monkeypatch):

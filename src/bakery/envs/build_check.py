@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from ..errors import EnvironmentIntegrityError
@@ -26,12 +26,17 @@ Refetch = Callable[[list[LockedPackage]], None]
 
 
 def check_new_environment(
-    env: LockedEnv, root: Path, refetch: Refetch, stamps: VerifiedStamps | None = None
+    env: LockedEnv,
+    root: Path,
+    refetch: Refetch,
+    stamps: VerifiedStamps | None = None,
+    fetched_now: Collection[str] = (),
 ) -> list[LockedPackage]:
     """Make the environment at `root` match its records, then seal it; returns the packages
-    fetched again."""
+    fetched again. `fetched_now`: PyPI packages (canonical names) the installer fetched and
+    checked against the lock in this build, whose linked files need no hashing."""
     records = read_package_records(root)
-    findings = check_package_files(root, records, stamps)
+    findings = check_package_files(root, records, stamps, fetched_now)
     bad = _packages_of(env, findings) if findings else []
     if bad:
         refetch(bad)

@@ -6,7 +6,10 @@ changed in one changes them all, and the next build links the changed file again
 
 - **At build**, every file a package record pins (wheel RECORD, conda-meta) is hashed and
   compared (`check_package_files`); a mismatch means a poisoned cache entry, which the builder
-  drops and fetches again (`realize`), or refuses.
+  drops and fetches again (`realize`), or refuses. Skipped: files already hashed by an earlier
+  build and unchanged since (`stamps.py`), and those of wheels uv fetched, checked against the
+  lock and unpacked in this very build (`pypi_install.py`): only a cache entry that existed
+  before the build can have been changed.
 - **Sealing** (`seal`, by the cache, before the environment is renamed into place) fingerprints
   the files no record pins (the venv's own files, RECORDs themselves, symlink targets), notes
   every file's size and mtime in `.bakery-files.json`, and makes every file read-only. Files are
@@ -31,7 +34,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +72,17 @@ def hashing_threads() -> int:
 
 
 def check_package_files(
-    root: Path, records: PackageRecords | None = None, stamps: VerifiedStamps | None = None
+    root: Path,
+    records: PackageRecords | None = None,
+    stamps: VerifiedStamps | None = None,
+    fetched_now: Collection[str] = (),
 ) -> list[Finding]:
     """Every package-pinned file of the environment at `root` that is missing or differs.
 
     With `stamps`, packages whose files a build already hashed, unchanged since, are skipped,
-    and those found intact now are remembered (`stamps.py`).
+    and those found intact now are remembered (`stamps.py`). So are the PyPI packages named in
+    `fetched_now` (canonical names): the installer fetched them, checked each archive against
+    the lock's sha256 and unpacked it in this build, so the files it linked are the archive's.
     """
     records = records or read_package_records(root)
     to_check: list[PinnedFile] = list(records.files.values())
@@ -87,18 +95,27 @@ def check_package_files(
         for owner, files in by_owner.items():
             linked = linked_files(root, files)
             stamp = package_stamp(linked)
-            if linked and stamps.known(stamp):
-                skipped = {pinned.path for pinned, _ in linked}
-                to_check += [p for p in files if p.path not in skipped]
-            else:
+            if linked and _pypi_name(owner) in fetched_now:
+                stamps.remember([stamp])
+            elif not (linked and stamps.known(stamp)):
                 fresh[owner] = stamp
                 to_check += files
+                continue
+            skipped = {pinned.path for pinned, _ in linked}
+            to_check += [p for p in files if p.path not in skipped]
     states = _in_batches(lambda p: _pinned_state(root, p), to_check)
     findings = [Finding(p.path, p.owner, s) for p, s in zip(to_check, states, strict=True) if s]
     if stamps is not None:
         bad = {f.owner for f in findings}
         stamps.remember(stamp for owner, stamp in fresh.items() if owner not in bad)
     return findings
+
+
+def _pypi_name(owner: str) -> str | None:
+    """ "scikit-learn" for the owner "scikit_learn 1.9.1" (a dist-info's); None for conda's."""
+    if owner.endswith(" (conda)"):
+        return None
+    return re.sub(r"[-_.]+", "-", owner.split(" ", 1)[0]).lower()
 
 
 def _in_batches(check: Callable[[T], str | None], items: list[T]) -> list[str | None]:

@@ -48,7 +48,7 @@ def realize(
             if on_built:
                 on_built(env)
 
-    def _install(tmp: Path) -> Path:
+    def _install(tmp: Path) -> tuple[Path, set[str]]:
         if conda:
             from .conda_install import install_conda
 
@@ -56,12 +56,11 @@ def realize(
             env_python = tmp / "bin" / "python"
         else:
             env_python = create_venv(tmp, interpreter.path)
-        install_pypi(env, env_python, indexes=indexes, package_dir=package_dir)
-        return env_python
+        return env_python, install_pypi(env, env_python, indexes=indexes, package_dir=package_dir)
 
     def _build(tmp: Path) -> None:
         try:
-            env_python = _install(tmp)
+            env_python, fetched_now = _install(tmp)
 
             def refetch(bad: list[LockedPackage]) -> None:
                 if any(p.kind == "conda" for p in bad):
@@ -75,7 +74,8 @@ def realize(
                     )
 
             # uv and rattler link from caches they never check again: check what they linked
-            check_new_environment(env, tmp, refetch, VerifiedStamps(cache.root / "verified"))
+            stamps = VerifiedStamps(cache.root / "verified")
+            check_new_environment(env, tmp, refetch, stamps, fetched_now)
         except EnvironmentBuildError as e:
             raise type(e)(f"environment {env.short_id} could not be created: {e}") from None
 
