@@ -95,3 +95,56 @@ def test_a_valid_pyc_is_read_not_compiled_again(tmp_path):
     before = pyc.stat().st_mtime_ns
     compile_in_import_order(str(site), ["alpha"], workers=1)
     assert pyc.stat().st_mtime_ns == before and "gamma" in compiled(site)
+
+
+def test_what_a_step_function_imports_is_read_in_order_nested_functions_included():
+    from bakery.envs.import_compile import code_imports
+
+    def step():
+        import delta
+        from alpha import util  # noqa: F401
+
+        def helper():
+            import beta.sub  # noqa: F401
+
+        return delta, helper
+
+    assert code_imports(step.__code__) == ["delta", "alpha", "alpha.util", "beta", "beta.sub"]
+    assert code_imports(step.__code__, nested=False) == ["delta", "alpha", "alpha.util"]
+
+
+def test_the_modules_named_come_first_then_the_distributions_modules(tmp_path, monkeypatch):
+    site = site_packages(tmp_path)
+    order = []
+    real = import_compile.compile_module
+
+    def recording(path, module, is_package):
+        order.append(module)
+        return real(path, module, is_package)
+
+    monkeypatch.setattr(import_compile, "compile_module", recording)
+    monkeypatch.setattr(import_compile.compileall, "compile_dir", lambda *a, **k: None)
+    monkeypatch.setattr(import_compile, "ProcessPoolExecutor", _InlinePool)
+    monkeypatch.setattr(sys, "argv", ["x", str(site), "--modules", "delta,beta.sub", "alpha"])
+    import_compile.main()
+    assert order[:3] == ["delta", "beta.sub", "alpha"]
+
+
+class _InlinePool:
+    """A ProcessPoolExecutor stand-in running each call at once, in this process."""
+
+    def __init__(self, workers):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future = Future()
+        future.set_result(fn(*args))
+        return future

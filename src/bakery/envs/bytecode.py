@@ -21,7 +21,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..settings import current
@@ -37,14 +37,22 @@ def compile_mode() -> str:
     return current().compile_bytecode
 
 
-def compile_environment(env_dir: Path, mode: str | None = None, first: Iterable[str] = ()) -> None:
-    """Compile the environment's site-packages (timestamp `.pyc`: the files stay in place),
-    the modules of the distributions named in `first` (the step's packages) first, then record
-    what was compiled."""
+def compile_environment(
+    env_dir: Path,
+    mode: str | None = None,
+    first: Iterable[str] = (),
+    modules: Sequence[str] = (),
+) -> None:
+    """Compile the environment's site-packages (timestamp `.pyc`: the files stay in place):
+    first the `modules` the step's code imports, in order, and the modules of the
+    distributions named in `first` (the step's packages), then the rest; then record what was
+    compiled."""
     mode = mode or compile_mode()
     if mode == "never":
         return
     names = sorted({name.split("[", 1)[0] for name in first})
+    if modules:
+        names = ["--modules", ",".join(modules), *names]
     if mode == "sync":
         compile_and_record(env_dir, names)
         return
@@ -59,7 +67,8 @@ def compile_environment(env_dir: Path, mode: str | None = None, first: Iterable[
 
 def compile_and_record(env_dir: Path, first: Iterable[str] = ()) -> None:
     """Compile with the environment's own interpreter (the .pyc files must be its version's),
-    import order first, then seal the bytecode it wrote."""
+    import order first (`first`: import_compile's arguments after the site), then seal the
+    bytecode it wrote."""
     python = env_dir / "bin" / "python"
     targets = [str(p) for p in env_dir.glob("lib/python*/site-packages")]
     if not targets or not python.exists():
@@ -102,5 +111,5 @@ def read_bytecode_seal(env_dir: Path) -> dict[str, list]:
 
 if (
     __name__ == "__main__"
-):  # the background compile: `python -m bakery.envs.bytecode ENV_DIR [DIST ...]`
+):  # the background compile: `python -m bakery.envs.bytecode ENV_DIR [--modules M,..] [DIST ...]`
     compile_and_record(Path(sys.argv[1]), sys.argv[2:])

@@ -2,12 +2,13 @@
 
 Run as a script by the environment's own interpreter (standard library only)::
 
-    python -I -B import_compile.py SITE_PACKAGES DIST [DIST ...]
+    python -I -B import_compile.py SITE_PACKAGES [--modules M1,M2,...] DIST [DIST ...]
 
-A step's task imports the packages its decorator names, and whatever their modules import at
-module level, depth first. This pass follows that order without running any package code:
-starting from the top-level modules of the distributions named (`top_level.txt`, else their
-RECORD), each module is compiled and its `.pyc` written as the interpreter itself would write
+A step's task imports what its flow file and its step function import, in their order, then
+whatever those modules import at module level, depth first. This pass follows that order
+without running any package code: starting from the modules named (`--modules`: what the
+step's code imports, `step_code_imports`), then the top-level modules of the distributions
+named (`top_level.txt`, else their RECORD), each module is compiled and its `.pyc` written as the interpreter itself would write
 it (timestamp, or checked hash under SOURCE_DATE_EPOCH), and the imports in its module-level
 code are read off the compiled code object and compiled next. A task that starts while this
 runs finds the modules it reaches first already compiled. Then `compileall` does the rest of
@@ -149,6 +150,16 @@ def _imports(code, package):
     return found
 
 
+def code_imports(code, package="", nested=True):
+    """Absolute module names `code` imports, in order; `nested`: those of the functions (and
+    classes) it defines too, as running a step function imports them."""
+    found = _imports(code, package)
+    for const in code.co_consts if nested else ():
+        if hasattr(const, "co_code"):
+            found += code_imports(const, package)
+    return found
+
+
 def compile_in_import_order(site, roots, workers):
     """Compile every module reachable from `roots` through module-level imports, depth first."""
     queue = deque(roots)
@@ -174,9 +185,12 @@ def compile_in_import_order(site, roots, workers):
 
 
 def main():
-    site, distributions = sys.argv[1], sys.argv[2:]
+    site, rest = sys.argv[1], sys.argv[2:]
+    modules = []
+    if rest[:1] == ["--modules"]:
+        modules, rest = [m for m in rest[1].split(",") if m], rest[2:]
     workers = max(os.cpu_count() or 1, 1)
-    roots = top_level_modules(site, distributions)
+    roots = list(dict.fromkeys(modules + top_level_modules(site, rest)))
     if roots:
         compile_in_import_order(site, roots, workers)
     compileall.compile_dir(site, quiet=2, workers=0, rx=SKIP)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,12 +27,14 @@ def realize(
     on_build: Callable[[LockedEnv], None] | None = None,
     python: str | None = None,
     on_built: Callable[[LockedEnv], None] | None = None,
+    imports: Sequence[str] = (),
 ) -> CachedEnv:
     """The cached environment for `env`, built (once, atomically) if missing.
 
     `package_dir` (a restored snapshot: each artifact under its filename) installs without
     touching any index or channel. `python` overrides which interpreter a venv is built on
-    (a remote machine has its own patch release: any of the locked minor will do).
+    (a remote machine has its own patch release: any of the locked minor will do). `imports`:
+    the modules the first task will import, in order, which a new environment compiles first.
     """
     cache = cache or EnvCache()
     conda = env.by_kind("conda")
@@ -81,7 +83,8 @@ def realize(
 
     cached = cache.ensure(key, env, build)
     if cached.created:  # what the step asks for is what its task imports first
-        compile_environment(cached.path, first=[r.name for r in (*env.spec.pypi, *env.spec.conda)])
+        packages = [r.name for r in (*env.spec.pypi, *env.spec.conda)]
+        compile_environment(cached.path, first=packages, modules=imports)
     return cached
 
 
@@ -108,8 +111,10 @@ def realize_all(
     indexes: IndexConfig | None = None,
     on_build: Callable[[LockedEnv], None] | None = None,
     on_built: Callable[[LockedEnv], None] | None = None,
+    imports: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, CachedEnv]:
-    """Realize each distinct environment once, in parallel; returns env_id -> CachedEnv."""
+    """Realize each distinct environment once, in parallel; returns env_id -> CachedEnv.
+    `imports`: step -> the modules its code imports, in order (`realize`)."""
     cache = cache or EnvCache()
     unique: dict[str, tuple[str, LockedEnv]] = {}
     for step, env in envs:
@@ -119,7 +124,12 @@ def realize_all(
         step, env = item
         try:
             return env.env_id, realize(
-                env, cache, indexes=indexes, on_build=on_build, on_built=on_built
+                env,
+                cache,
+                indexes=indexes,
+                on_build=on_build,
+                on_built=on_built,
+                imports=(imports or {}).get(step, ()),
             )
         except BakeryError as e:
             raise e.with_step(step) from None

@@ -279,6 +279,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         from bakery.spec import TargetPlatform
 
         from ..named_envs import realize_from_snapshots
+        from .step_imports import step_code_imports
 
         specs = self.step_specs(only_steps)
         if not specs:
@@ -316,6 +317,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
                 indexes=indexes,
                 on_build=progress.building,
                 on_built=progress.built,
+                imports={step: step_code_imports(self.flow, step) for step in local},
             )
         self._envs = {step: built[env.env_id] for step, env in local.items()}
         remember_lock(cache, Path(self.lock_path()))
