@@ -13,6 +13,13 @@ with `bakery lock`; every figure installs exactly that lock. Measured alternatel
   uv's creation of the same environment (cold) + a plain `python flow.py run` of the same flow
   without decorators, in a venv that already holds those packages, Metaflow and all their
   bytecode. Goal ≤ 1.2×.
+- a run after a pin edit (the local edit loop): the same flow with the tabulate pin moved to
+  another release (each edit new: 0.8.10, 0.8.9, ...), locked beforehand with `bakery lock`
+  (untimed), in a Bakery cache that holds the environment from before the edit, bytecode
+  compiled, and a warm uv cache: until the last line of `start`; vs raw uv's creation of the
+  edited environment from the same warm uv cache + the plain run with all bytecode. Bakery's
+  new environment links in the bytecode the earlier one compiled for the files both share
+  (`envs/shared_bytecode.py`); only tabulate's is compiled. (info)
 
     .venv/bin/python benchmarks/cold_run.py [--repeat 4]
 """
@@ -44,6 +51,7 @@ from benchmarks._common import (
     remove,
     require_bakery,
     scratch_dir,
+    timed,
 )
 
 PINS = {
@@ -78,9 +86,12 @@ if __name__ == "__main__":
 GOAL = 1.2
 
 
-def write_flow(folder: Path, bakery: bool) -> Path:
-    folder.mkdir(parents=True)
-    pins = ", ".join(f'"{name}": "{version}"' for name, version in PINS.items())
+EDITS = ("0.8.10", "0.8.9", "0.8.8", "0.8.7", "0.8.6", "0.8.5")  # tabulate releases, each new
+
+
+def write_flow(folder: Path, bakery: bool, pins: dict[str, str] = PINS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = ", ".join(f'"{name}": "{version}"' for name, version in pins.items())
     flow = folder / "flow.py"
     flow.write_text(
         FLOW.format(
@@ -203,6 +214,74 @@ class ColdRun:
         return creation + run
 
 
+class EditRun:
+    """The local edit loop: a flow run once (environment built, bytecode compiled), then its
+    tabulate pin moved, locked, and run again; raw uv's side installs the edited lock."""
+
+    def __init__(self, root: Path, cold: ColdRun) -> None:
+        self.root, self.cold, self.edits = root, cold, iter(EDITS)
+        self.flow = write_flow(root / "edit", bakery=True)
+        self.env = flow_env(root, "edit")  # one Bakery cache and one uv cache, kept
+        end_of_start(sys.executable, self.flow, ["--environment=pypi", "run"], self.env)
+        IMPORT_SECONDS["bakery"].pop()
+        self._wait_for_bytecode()
+        self.requirements = root / "edit-requirements.txt"
+
+    def next_edit(self) -> None:
+        """Move the tabulate pin to the next release and lock it (untimed)."""
+        from bakery.lock import read_lock
+
+        write_flow(self.flow.parent, bakery=True, pins={**PINS, "tabulate": next(self.edits)})
+        subprocess.run(
+            [sys.executable, "-m", "bakery.cli.main", "lock", self.flow.name],
+            cwd=self.flow.parent,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        lock = read_lock(self.flow.with_name("flow.bakery.lock"))
+        (env,) = {e.env_id: e for e in lock.environments.values()}.values()
+        self.requirements.write_text(
+            "".join(f"{p.name}=={p.version} --hash=sha256:{p.sha256}\n" for p in env.packages)
+        )
+
+    def bakery_run(self) -> float:
+        self.next_edit()
+        seconds = end_of_start(sys.executable, self.flow, ["--environment=pypi", "run"], self.env)
+        self._wait_for_bytecode()  # the next edit starts from a compiled environment, untimed
+        return seconds
+
+    def anchor_run(self) -> float:
+        """raw uv: the edited lock into a new venv from the warm uv cache, + the plain run."""
+        s = self.cold.setup
+        venv = self.root / f"edit-venv-{self.cold.runs}"
+        self.cold.runs += 1
+        env = s.uv_env(Path(self.env["UV_CACHE_DIR"]))
+        install = [s.uv, "pip", "install", "--quiet", "--python", venv / "bin/python"]
+        install += ["--no-deps", "--require-hashes", "-r", self.requirements, *s.indexes.uv_args()]
+        try:
+            creation = timed(
+                [s.uv, "venv", "-q", "--relocatable", "--python", s.interpreter, venv], env=env
+            ) + timed(install, env=env)
+        finally:
+            remove(venv)
+        run = end_of_start(
+            self.cold.anchor_python, self.cold.plain, ["run"], flow_env(self.root, "plain")
+        )
+        return creation + run
+
+    def _wait_for_bytecode(self, timeout: float = 120) -> None:
+        """Until every environment of the edit cache has its bytecode sealed."""
+        envs = Path(self.env["BAKERY_CACHE_DIR"]) / "envs"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            built = [p for p in envs.iterdir() if not p.name.startswith(".")]
+            if built and all((p / ".bakery-bytecode.json").exists() for p in built):
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the background bytecode pass did not finish")
+
+
 def stop_processes_using(path: str) -> None:
     """Kill this benchmark's leftover processes whose command line names `path`."""
     for proc in Path("/proc").iterdir():
@@ -253,6 +332,25 @@ def measure(repeat: int) -> list[Row]:
             f"cold run: the first task's imports took {imports['bakery']:.2f} s in Bakery's new "
             f"environment (no bytecode yet: the background pass, import order first, runs "
             f"beside it) and {imports['anchor']:.2f} s with all bytecode (medians)"
+        )
+        for times in IMPORT_SECONDS.values():
+            times.clear()
+        edit = EditRun(root, cold_run)
+        rows.append(
+            compare(
+                "run after a pin edit (tabulate), earlier env compiled, uv cache warm",
+                "raw uv install (warm cache) + plain `run` in a venv with all bytecode",
+                edit.anchor_run,
+                edit.bakery_run,
+                min(repeat, len(EDITS)),
+                Goal("(info)"),
+            )
+        )
+        imports = {side: statistics.median(times) for side, times in IMPORT_SECONDS.items()}
+        note(
+            f"pin edit: the first task's imports took {imports['bakery']:.2f} s in Bakery's new "
+            f"environment (bytecode shared with the one before the edit) and "
+            f"{imports['anchor']:.2f} s with all bytecode (medians)"
         )
     return rows
 

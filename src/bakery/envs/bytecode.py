@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..settings import current
-from . import import_compile
+from . import import_compile, shared_bytecode
 from .records import file_digest
 
 MODES = ("background", "sync", "never")
@@ -73,9 +73,14 @@ def compile_and_record(env_dir: Path, first: Iterable[str] = ()) -> None:
     targets = [str(p) for p in env_dir.glob("lib/python*/site-packages")]
     if not targets or not python.exists():
         return
+    store = shared_bytecode.store_of(env_dir)
+    if store is not None:  # what earlier environments compiled for the same files
+        shared_bytecode.link_shared(env_dir, store)
     cmd = [str(python), "-I", "-B", import_compile.__file__, targets[0], *first]
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     record_bytecode(env_dir)
+    if store is not None:
+        shared_bytecode.publish(env_dir, store)
 
 
 def record_bytecode(env_dir: Path) -> None:

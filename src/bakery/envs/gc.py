@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import LockError
 from ..lock.io import read_lock
+from . import shared_bytecode
 from .cache import EnvCache
 
 
@@ -108,6 +109,8 @@ def collect_garbage(
         report.entries.append(RemovedEntry(leftover, "", size))
         if not dry_run:
             shutil.rmtree(leftover, ignore_errors=True)
+    if not dry_run:  # bytecode no environment links any more (`shared_bytecode.py`)
+        shared_bytecode.prune(cache.root / shared_bytecode.STORE)
     for path in locks:  # forget lockfiles that are gone
         if not path.exists() and not dry_run:
             entry = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
