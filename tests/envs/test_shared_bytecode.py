@@ -74,3 +74,15 @@ def test_a_shared_entry_changed_since_it_was_linked_in_is_not_used(tmp_path):
 
     assert _pyc(second.path, "six").stat().st_ino != pyc.stat().st_ino, "compiled afresh"
     assert verify_environment(second.path).ok
+
+
+def test_a_cache_where_the_store_cannot_be_written_only_loses_the_sharing(tmp_path):
+    cache = EnvCache(tmp_path / "cache")
+    cache.root.mkdir(parents=True)
+    (cache.root / STORE).write_text("not a folder")  # mkdir and listing both fail
+
+    first = realize(_env("0.9.0"), cache)
+    second = realize(_env("0.8.10"), cache)
+
+    assert _pyc(first.path, "six").exists() and _pyc(second.path, "six").exists()
+    assert verify_environment(second.path).ok

@@ -49,10 +49,12 @@ def _cache_tag(site: Path) -> str:
 def link_shared(env_dir: Path, store: Path) -> int:
     """Link into the environment the shared `.pyc` of each of its source files that has one
     (none where a `.pyc` is there already); returns how many were linked."""
-    if not store.is_dir():
+    try:
+        names = os.listdir(store)
+    except OSError:
         return 0
     entries: dict[str, str] = {}
-    for name in os.listdir(store):
+    for name in names:
         key, _, rest = name.partition(".")
         entries[key] = rest
     linked = 0
@@ -100,7 +102,10 @@ def publish(env_dir: Path, store: Path) -> int:
     """Link each sealed `.pyc` of the environment whose source is shared with a cache into the
     store (unless its source has an entry); returns how many were added."""
     added = 0
-    known = {name.partition(".")[0] for name in os.listdir(store)} if store.is_dir() else set()
+    try:
+        known = {name.partition(".")[0] for name in os.listdir(store)}
+    except OSError:
+        known = set()
     for site in _site_packages(env_dir):
         tag = _cache_tag(site)
         suffix = f".{tag}.pyc"
@@ -122,11 +127,11 @@ def publish(env_dir: Path, store: Path) -> int:
                 key = _source_key(tag, info)
                 if key in known:
                     continue
-                store.mkdir(parents=True, exist_ok=True)
                 try:
+                    store.mkdir(parents=True, exist_ok=True)
                     os.link(pyc, store / _entry_name(key, pyc_info))
                 except OSError:
-                    continue
+                    continue  # a read-only cache, another file system: only sharing is lost
                 known.add(key)
                 added += 1
     return added
