@@ -3,11 +3,13 @@
 Compiling a pandas environment takes seconds; uv installs it in one. So by default a new
 environment is compiled by a detached background process right after it is made: creation
 stays as fast as uv, and later tasks import from `.pyc` files (Python does not write them
-itself where PYTHONDONTWRITEBYTECODE is set). That process compiles first what the step's
-task will import first, the modules of the packages its decorator names and what they import
-at module level, in import order and on every core (`import_compile.py`), so a first task
-started at once finds most of its imports compiled; then the rest. `BAKERY_COMPILE_BYTECODE`
-= `background` (default), `sync` (wait for it) or `never`.
+itself where PYTHONDONTWRITEBYTECODE is set). That process first links in the bytecode
+earlier environments compiled for the very same files (`shared_bytecode.py`), then compiles
+what the step's task will import first: what the step's code imports, the modules of the
+packages its decorator names and what they import at module level, in import order and on
+every core (`import_compile.py`), so a first task started at once finds most of its imports
+compiled; then the rest; once sealed, its own bytecode goes to the shared store in turn.
+`BAKERY_COMPILE_BYTECODE` = `background` (default), `sync` (wait for it) or `never`.
 
 No package record lists bytecode, and Python runs a `.pyc` whose header matches its source
 without reading the source: so once compiled, every `.pyc` is hashed into `.bakery-bytecode.json`
