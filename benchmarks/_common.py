@@ -165,6 +165,30 @@ def timed(command: Sequence[str | os.PathLike], **kwargs) -> float:
     return elapsed
 
 
+def task_artifacts(
+    flow_dir: Path, pathspec: str, names: Sequence[str], env: Mapping[str, str]
+) -> dict:
+    """The named artifacts of task `pathspec` (`Flow/run/step`: its first task), read with
+    Metaflow's Client API in a fresh interpreter run in `flow_dir` with `env` (the run's own
+    datastore and metadata settings); exits with the interpreter's error if it cannot."""
+    import json
+
+    code = (
+        "import json\n"
+        "from metaflow import Step, namespace\n"
+        "namespace(None)\n"
+        f"task = Step({pathspec!r}).task\n"
+        f"print('ARTIFACTS ' + json.dumps({{n: task[n].data for n in {list(names)!r}}}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=flow_dir, capture_output=True, text=True, env=env
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("ARTIFACTS ")), None)
+    if line is None:
+        sys.exit(f"could not read the artifacts of {pathspec}:\n" + done.stderr[-3000:])
+    return json.loads(line[len("ARTIFACTS ") :])
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """os.environ without an active virtualenv (commands pick their interpreter explicitly)."""
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import re
@@ -40,6 +39,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import task_artifacts  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results_gpu_env.md"
 CUDA_RUNTIME = "12.4.127"
@@ -108,25 +112,6 @@ def simple_index(wheels: Path, root: Path) -> str:
     return root.as_uri()
 
 
-def read_run(flow: Path, run_id: str, env: dict[str, str]) -> dict:
-    code = (
-        "import json\n"
-        "from metaflow import Run, namespace\n"
-        "namespace(None)\n"
-        f"task = Run('CudaEnvFlow/{run_id}')['start'].task\n"
-        "names = ['cudart', 'python', 'devices', 'count_error', 'malloc_error',"
-        " 'gpu_profile_num_gpus', 'gpu_profile_data']\n"
-        "print('RUN ' + json.dumps({n: task[n].data for n in names}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=flow.parent, capture_output=True, text=True, env=env
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RUN ")), None)
-    if line is None:
-        sys.exit("could not read the run's artifacts:\n" + done.stderr[-3000:])
-    return json.loads(line[len("RUN ") :])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--wheels", type=Path, help="serve these wheels as the only index")
@@ -167,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     run_id = re.search(r"run-id (\d+)", output)
     if done.returncode != 0 or not run_id:
         sys.exit(f"the flow failed:\n{output[-4000:]}")
-    run = read_run(flow, run_id.group(1), env)
+    names = ["cudart", "python", "devices", "count_error", "malloc_error"]
+    names += ["gpu_profile_num_gpus", "gpu_profile_data"]
+    run = task_artifacts(flow.parent, f"CudaEnvFlow/{run_id.group(1)}/start", names, env)
     data = run["gpu_profile_data"]
     memory = [
         v for series in data["profile"].values() for v in series["memory_used"] if v is not None

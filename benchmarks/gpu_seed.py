@@ -23,7 +23,6 @@ this script; the figures then mean nothing).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -36,6 +35,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(REPO))
+
+from benchmarks._common import task_artifacts  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results_gpu.md"
 GPU_LINES = ("# @gpu_profile()", "# @resources(gpu=1, memory=8000)")
 
@@ -84,20 +88,8 @@ def run_flow(flow: Path, env: dict[str, str]) -> tuple[float, str, str]:
 
 def profile_of(flow: Path, run_id: str, env: dict[str, str], out: Path | None) -> dict:
     """What @gpu_profile recorded in the run: its artifact, and its card's HTML kept in `out`."""
-    code = (
-        "import json\n"
-        "from metaflow import Run, namespace\n"
-        "namespace(None)\n"
-        f"task = Run('TorchTestFlow/{run_id}')['start'].task\n"
-        "print('PROFILE ' + json.dumps({'num_gpus': task['gpu_profile_num_gpus'].data,"
-        " 'data': task['gpu_profile_data'].data}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=flow.parent, capture_output=True, text=True, env=env
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("PROFILE ")), None)
-    if line is None:
-        sys.exit("could not read the gpu_profile artifacts:\n" + done.stderr[-3000:])
+    names = ["gpu_profile_num_gpus", "gpu_profile_data"]
+    found = task_artifacts(flow.parent, f"TorchTestFlow/{run_id}/start", names, env)
     if out is not None:
         card = subprocess.run(
             [sys.executable, flow.name, "card", "get", "start", "--id", "gpu_profile"],
@@ -119,7 +111,7 @@ def profile_of(flow: Path, run_id: str, env: dict[str, str], out: Path | None) -
                 f"{card.stderr[-3000:]}\n`card list start`:\n{listing.stdout}{listing.stderr}"
             )
         (out / "gpu_profile_card.html").write_text(card.stdout)
-    return json.loads(line[len("PROFILE ") :])
+    return {"num_gpus": found["gpu_profile_num_gpus"], "data": found["gpu_profile_data"]}
 
 
 def summary(profile: dict) -> list[tuple[str, str]]:
