@@ -165,6 +165,20 @@ def timed(command: Sequence[str | os.PathLike], **kwargs) -> float:
     return elapsed
 
 
+def scratch_metaflow_env(work: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for flows run in `work`: their own Metaflow home, local
+    metadata and datastore under it, and a user name (Metaflow refuses none)."""
+    (work / "home").mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "USER": os.environ.get("USER") or "dev",
+        "METAFLOW_HOME": str(work / "home"),
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work / "datastore"),
+        **(extra or {}),
+    }
+
+
 def task_artifacts(
     flow_dir: Path, pathspec: str, names: Sequence[str], env: Mapping[str, str]
 ) -> dict:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import platform
 import re
 import shutil
@@ -43,7 +42,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import task_artifacts  # noqa: E402
+from benchmarks._common import scratch_metaflow_env, task_artifacts  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results_gpu_env.md"
 CUDA_RUNTIME = "12.4.127"
@@ -119,20 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown results file")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bakery-gpu-env-"))
-    env = {
-        **os.environ,
-        "USER": os.environ.get("USER") or "dev",
-        "METAFLOW_HOME": str(work / "home"),
-        "METAFLOW_DEFAULT_METADATA": "local",
-        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work / "datastore"),
-        "METAFLOW_BAKERY_CACHE_DIR": str(work / "bakery-cache"),
-        "BAKERY_CACHE_DIR": str(work / "bakery-cache"),
-        "UV_CACHE_DIR": str(work / "uv-cache"),
-    }
+    cache = str(work / "bakery-cache")
+    env = scratch_metaflow_env(
+        work,
+        {
+            "METAFLOW_BAKERY_CACHE_DIR": cache,
+            "BAKERY_CACHE_DIR": cache,
+            "UV_CACHE_DIR": str(work / "uv-cache"),
+        },
+    )
     if args.wheels:
         env["PIP_INDEX_URL"] = simple_index(args.wheels, work / "index")
         env.pop("PIP_EXTRA_INDEX_URL", None)
-    (work / "home").mkdir()
     flow = work / "flow" / "cudaenv.py"
     flow.parent.mkdir()
     flow.write_text(FLOW.format(version=CUDA_RUNTIME, gib=GIB))
@@ -159,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     memory = [
         v for series in data["profile"].values() for v in series["memory_used"] if v is not None
     ]
-    cache = str(work / "bakery-cache")
     lines = [
         "# A CUDA environment made by Bakery, on a GPU, with @gpu_profile inside it",
         "",

@@ -23,7 +23,6 @@ this script; the figures then mean nothing).
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import re
 import shutil
@@ -38,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
-from benchmarks._common import task_artifacts  # noqa: E402
+from benchmarks._common import scratch_metaflow_env, task_artifacts  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results_gpu.md"
 GPU_LINES = ("# @gpu_profile()", "# @resources(gpu=1, memory=8000)")
@@ -151,15 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-gpus", type=int, default=0, help="dry run without a GPU")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bakery-gpu-seed-"))
-    env = {
-        **os.environ,
-        "USER": os.environ.get("USER") or "dev",
-        "METAFLOW_HOME": str(work / "home"),
-        "METAFLOW_DEFAULT_METADATA": "local",
-        "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(work / "datastore"),
-        "FAKE_NVML_GPUS": str(args.fake_gpus or 1),
-    }
-    (work / "home").mkdir()
+    env = scratch_metaflow_env(work, {"FAKE_NVML_GPUS": str(args.fake_gpus or 1)})
     flows = write_flows(work, args.seconds, args.dim, args.fake_gpus)
     speeds: dict[str, list[float]] = {"plain": [], "profiled": []}
     last_profiled = None

@@ -10,7 +10,6 @@ then checks once more and refuses the environment if it still differs.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from ..errors import EnvironmentIntegrityError
 from ..lock.model import LockedEnv, LockedPackage
 from .integrity import Finding, check_package_files, seal
-from .records import read_package_records
+from .records import canonical_name, owner_key, read_package_records
 from .stamps import VerifiedStamps
 
 # called with the locked packages whose files differ: fetch them again into the environment
@@ -69,19 +68,9 @@ def drop_conda_cache_entries(root: Path, packages: list[LockedPackage]) -> None:
 
 def _packages_of(env: LockedEnv, findings: list[Finding]) -> list[LockedPackage]:
     """The locked packages the findings' files belong to (every one, if a file has no owner)."""
-    owners = {_owner_key(f.owner) for f in findings}
-    found = [p for p in env.packages if (p.kind, _canonical(p.name)) in owners]
+    owners = {owner_key(f.owner) for f in findings}
+    found = [p for p in env.packages if (p.kind, canonical_name(p.name)) in owners]
     return found or list(env.packages)
-
-
-def _owner_key(owner: str) -> tuple[str, str]:
-    """("pypi", "pyyaml") for "PyYAML 6.0.1" (a dist-info's name), ("conda", name) for conda's."""
-    kind = "conda" if owner.endswith(" (conda)") else "pypi"
-    return kind, _canonical(owner.split(" ", 1)[0])
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _describe(findings: list[Finding]) -> str:

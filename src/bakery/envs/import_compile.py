@@ -8,8 +8,9 @@ A step's task imports what its flow file and its step function import, in their 
 whatever those modules import at module level, depth first. This pass follows that order
 without running any package code: starting from the modules named (`--modules`: what the
 step's code imports, `step_code_imports`), then the top-level modules of the distributions
-named (`top_level.txt`, else their RECORD), each module is compiled and its `.pyc` written as the interpreter itself would write
-it (timestamp, or checked hash under SOURCE_DATE_EPOCH), and the imports in its module-level
+named (`top_level.txt`, else their RECORD), each module is compiled and its `.pyc` written as
+the interpreter itself would write it (timestamp, or checked hash under SOURCE_DATE_EPOCH),
+and the imports in its module-level
 code are read off the compiled code object and compiled next. A task that starts while this
 runs finds the modules it reaches first already compiled. Then `compileall` does the rest of
 site-packages (packages' `tests/` left out), skipping what is already compiled.

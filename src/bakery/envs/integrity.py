@@ -44,8 +44,10 @@ from .bytecode import BYTECODE_SEAL, read_bytecode_seal
 from .records import (
     PackageRecords,
     PinnedFile,
+    canonical_name,
     digest_matches,
     file_digest,
+    owner_key,
     read_package_records,
 )
 from .stamps import VerifiedStamps, linked_files, package_stamp
@@ -86,7 +88,8 @@ def check_package_files(
     """
     records = records or read_package_records(root)
     to_check: list[PinnedFile] = list(records.files.values())
-    fresh: dict[str, str] = {}  # owner -> stamp, for packages hashed now
+    fresh: dict[str, str] = {}  # owner -> stamp, for packages hashed (or fetched) now
+    fetched = {("pypi", canonical_name(name)) for name in fetched_now}
     if stamps is not None:
         by_owner: dict[str, list[PinnedFile]] = {}
         for pinned in to_check:
@@ -95,8 +98,8 @@ def check_package_files(
         for owner, files in by_owner.items():
             linked = linked_files(root, files)
             stamp = package_stamp(linked)
-            if linked and _pypi_name(owner) in fetched_now:
-                stamps.remember([stamp])
+            if linked and owner_key(owner) in fetched:
+                fresh[owner] = stamp  # remembered below, unless a file it wrote itself differs
             elif not (linked and stamps.known(stamp)):
                 fresh[owner] = stamp
                 to_check += files
@@ -109,13 +112,6 @@ def check_package_files(
         bad = {f.owner for f in findings}
         stamps.remember(stamp for owner, stamp in fresh.items() if owner not in bad)
     return findings
-
-
-def _pypi_name(owner: str) -> str | None:
-    """ "scikit-learn" for the owner "scikit_learn 1.9.1" (a dist-info's); None for conda's."""
-    if owner.endswith(" (conda)"):
-        return None
-    return re.sub(r"[-_.]+", "-", owner.split(" ", 1)[0]).lower()
 
 
 def _in_batches(check: Callable[[T], str | None], items: list[T]) -> list[str | None]:

@@ -23,6 +23,7 @@ from ..errors import EnvironmentBuildError
 from ..lock.model import LockedEnv
 from ..resolve.indexes import IndexConfig, redact
 from ..uvbin import uv_binary, uv_environment
+from .records import canonical_name
 
 # the debug log of uv's installer alone: its plan names each package it must fetch
 _PLAN_LOG = {"RUST_LOG": "uv_installer=debug"}
@@ -50,11 +51,7 @@ def _run_uv(
 def uncached_in(log: str) -> set[str]:
     """Names of the index distributions (`name==version`) uv's debug log says it fetched rather
     than took from its cache (canonical: lower case, runs of `-_.` as `-`)."""
-    return {_canonical(m["name"]) for m in _UNCACHED.finditer(log)}
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return {canonical_name(m["name"]) for m in _UNCACHED.finditer(log)}
 
 
 def create_venv(dest: Path, python: str | Path) -> Path:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from ..errors import BakeryError, EnvironmentBuildError
@@ -27,14 +28,15 @@ def realize(
     on_build: Callable[[LockedEnv], None] | None = None,
     python: str | None = None,
     on_built: Callable[[LockedEnv], None] | None = None,
-    imports: Sequence[str] = (),
+    imports: Callable[[], Sequence[str]] | None = None,
 ) -> CachedEnv:
     """The cached environment for `env`, built (once, atomically) if missing.
 
     `package_dir` (a restored snapshot: each artifact under its filename) installs without
     touching any index or channel. `python` overrides which interpreter a venv is built on
-    (a remote machine has its own patch release: any of the locked minor will do). `imports`:
-    the modules the first task will import, in order, which a new environment compiles first.
+    (a remote machine has its own patch release: any of the locked minor will do). `imports`
+    says which modules the first task will import, in order: a new environment compiles those
+    first (asked only when the environment is built).
     """
     cache = cache or EnvCache()
     conda = env.by_kind("conda")
@@ -84,7 +86,8 @@ def realize(
     cached = cache.ensure(key, env, build)
     if cached.created:  # what the step asks for is what its task imports first
         packages = [r.name for r in (*env.spec.pypi, *env.spec.conda)]
-        compile_environment(cached.path, first=packages, modules=imports)
+        modules = imports() if imports else ()
+        compile_environment(cached.path, first=packages, modules=modules)
     return cached
 
 
@@ -111,10 +114,10 @@ def realize_all(
     indexes: IndexConfig | None = None,
     on_build: Callable[[LockedEnv], None] | None = None,
     on_built: Callable[[LockedEnv], None] | None = None,
-    imports: Mapping[str, Sequence[str]] | None = None,
+    imports: Callable[[str], Sequence[str]] | None = None,
 ) -> dict[str, CachedEnv]:
     """Realize each distinct environment once, in parallel; returns env_id -> CachedEnv.
-    `imports`: step -> the modules its code imports, in order (`realize`)."""
+    `imports(step)`: the modules the step's code imports, in order (`realize`)."""
     cache = cache or EnvCache()
     unique: dict[str, tuple[str, LockedEnv]] = {}
     for step, env in envs:
@@ -129,7 +132,7 @@ def realize_all(
                 indexes=indexes,
                 on_build=on_build,
                 on_built=on_built,
-                imports=(imports or {}).get(step, ()),
+                imports=partial(imports, step) if imports else None,
             )
         except BakeryError as e:
             raise e.with_step(step) from None

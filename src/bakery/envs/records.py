@@ -163,6 +163,18 @@ def _inside(base: str, name: str) -> str | None:
     return rel
 
 
+def canonical_name(name: str) -> str:
+    """A distribution name as PEP 503 compares it: lower case, runs of `-_.` as one `-`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def owner_key(owner: str) -> tuple[str, str]:
+    """("pypi", "pyyaml") for the owner "PyYAML 6.0.1" (a dist-info's), ("conda", name) for a
+    conda record's ("tinylib 1.0 (conda)")."""
+    kind = "conda" if owner.endswith(" (conda)") else "pypi"
+    return kind, canonical_name(owner.split(" ", 1)[0])
+
+
 def _dist_owner(dist_info: str) -> str:
     name, _, version = dist_info.removesuffix(".dist-info").partition("-")
     return f"{name} {version}".strip()

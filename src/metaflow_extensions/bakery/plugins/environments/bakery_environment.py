@@ -268,6 +268,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         return []
 
     def _prepare(self, only_steps=None):
+        from functools import partial
         from pathlib import Path
 
         from bakery.envs.cache import EnvCache
@@ -317,7 +318,7 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
                 indexes=indexes,
                 on_build=progress.building,
                 on_built=progress.built,
-                imports={step: step_code_imports(self.flow, step) for step in local},
+                imports=partial(step_code_imports, self.flow),
             )
         self._envs = {step: built[env.env_id] for step, env in local.items()}
         remember_lock(cache, Path(self.lock_path()))
