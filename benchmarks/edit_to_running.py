@@ -2,7 +2,8 @@
 fresh container. Bakery vs the same edit through a Dockerfile.
 
 Self-contained: a CNCF registry on 127.0.0.1, the tests' offline Debian + Python 3.11 base
-(plus Debian's pip for the Dockerfile), podman with private storages: a *builder* (the
+(plus Debian's pip for the Dockerfile) with its standard library compiled as Debian's packages
+compile it when installed (`--bare-base`: as `dpkg-deb -x` leaves it, without), podman with private storages: a *builder* (the
 Dockerfile's) and a *node* (where the containers run; it holds the base and the images from
 before the edit, as a node that ran the flow before would). Per case, a flow whose `start`
 step has `@pypi(packages={..., "tabulate": PIN})`, baked and run once; then, alternately, each
@@ -45,6 +46,7 @@ from benchmarks._image_helpers import (
     BENCH_CACHE,
     PODMAN_LIMITS,
     Podman,
+    compiled_rootfs,
     pip_rootfs,
     push_base,
     start_registry,
@@ -56,7 +58,9 @@ CASES = {
 }
 GOALS = {"pandas": 2.0, "torch": 10.0}
 FIRST = "0.9.0"
-EDITS = ("0.8.10", "0.8.9", "0.8.8", "0.8.7")  # tabulate releases with wheels, each new
+# tabulate releases with wheels that import on Python 3.11 (0.8.7 and older do not: `from
+# collections import Iterable`), each new to both sides
+EDITS = ("0.8.10", "0.8.9", "0.8.8")
 
 FLOW = """\
 from metaflow import FlowSpec, step, pypi
@@ -197,14 +201,19 @@ class Case:
         )
 
 
-def measure(cases: list[str], repeat: int, anchor_repeat: dict[str, int]) -> list[Row]:
+def measure(
+    cases: list[str], repeat: int, anchor_repeat: dict[str, int], bare_base: bool = False
+) -> list[Row]:
     rows: list[Row] = []
     with ExitStack() as stack:
         work = stack.enter_context(scratch_dir("bench-edit-"))
         registry = start_registry(stack, work / "registry")
+        rootfs = (debian_rootfs(), pip_rootfs())
+        if not bare_base:
+            rootfs = tuple(compiled_rootfs(one) for one in rootfs)
         bases = (
-            push_base(registry.host, debian_rootfs(), "base/debian", "3.11", work / "b1"),
-            push_base(registry.host, pip_rootfs(), "base/debian-pip", "3.11", work / "b2"),
+            push_base(registry.host, rootfs[0], "base/debian", "3.11", work / "b1"),
+            push_base(registry.host, rootfs[1], "base/debian-pip", "3.11", work / "b2"),
         )
         for name in cases:
             case = Case(name, work / name, registry.host, bases)
@@ -267,16 +276,27 @@ def _row(name: str, bakery: list[float], anchor: list[float]) -> Row:
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default="pandas,torch", help="pandas, torch or both")
-    parser.add_argument("--repeat", type=int, default=4, help=f"edits per case (≤ {len(EDITS)})")
+    parser.add_argument("--repeat", type=int, default=3, help=f"edits per case (≤ {len(EDITS)})")
     parser.add_argument(
         "--torch-anchor-repeat",
         type=int,
         default=1,
         help="Dockerfile edits of the torch case (minutes and ~6 GB each; default 1)",
     )
+    parser.add_argument(
+        "--bare-base",
+        action="store_true",
+        help="bases without bytecode for their standard library (as unpacked by dpkg-deb): "
+        "every container then compiles the stdlib modules it imports on each start",
+    )
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    rows = measure(cases, min(args.repeat, len(EDITS)), {"torch": args.torch_anchor_repeat})
+    rows = measure(
+        cases,
+        min(args.repeat, len(EDITS)),
+        {"torch": args.torch_anchor_repeat},
+        bare_base=args.bare_base,
+    )
     print_rows(rows)
     return rows
 

@@ -80,3 +80,45 @@ def test_found_versions_sort_numerically(tmp_path, monkeypatch):
     monkeypatch.setenv("BAKERY_PYTHONS", ":".join(str(p) for p in sorted(folder.iterdir())))
     found = python_finder.found_versions().split(", ")
     assert found.index("3.9.18") < found.index("3.10.13")
+
+
+def test_known_interpreter_is_one_at_hand_and_never_a_probe(monkeypatch):
+    def no_probe(*args, **kwargs):
+        raise AssertionError("known_interpreter must not look for interpreters")
+
+    monkeypatch.setattr(python_finder, "_probe", no_probe)
+    monkeypatch.setattr(python_finder, "_uv_paths", no_probe)
+    running = python_finder._running_interpreter()
+    assert python_finder.known_interpreter(running.version) == running.path
+    assert python_finder.known_interpreter(running.minor) == running.path
+    assert python_finder.known_interpreter("3.99.0") is None
+    # one found before for another minor is at hand too
+    other = python_finder.Interpreter(running.path, "3.99.1")
+    monkeypatch.setitem(python_finder._found, "3.99", other)
+    assert python_finder.known_interpreter("3.99") == running.path
+
+
+def test_uv_resolves_with_the_interpreter_at_hand(monkeypatch):
+    """uv is told which interpreter to build source distributions with: it does not look one up
+    through PATH (pyenv's shims cost ~0.1 s of shell scripts per lock)."""
+    from bakery.resolve import pypi
+    from bakery.spec import EnvSpec, Requirement, TargetPlatform
+
+    commands = []
+    real_run = pypi.subprocess.run
+
+    def recording_run(cmd, *args, **kwargs):
+        commands.append(cmd)
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(pypi.subprocess, "run", recording_run)
+    running = python_finder._running_interpreter()
+    spec = EnvSpec(
+        python=running.minor,
+        pypi=(Requirement("six", "==1.16.0"),),
+        platform=TargetPlatform.host(),
+    )
+    env = pypi.resolve_pypi(spec, running.version)
+    assert [p.name for p in env.packages] == ["six"]
+    (command,) = commands
+    assert command[command.index("--python") + 1] == str(running.path)

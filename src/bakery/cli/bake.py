@@ -16,7 +16,7 @@ from ..image.compression import DEFAULT_LEVELS, FORMATS, LEVELS, Compression
 from ..lock import Lockfile, read_lock
 from ..platforms import platforms_help
 from ..policy import BakeTargetRequest, ImageRequest, load_policies
-from ..registry import push_target
+from ..registry.reference import push_target
 from ..settings import current
 from .arguments import add_environment_option, platform_argument
 from .console import make_console

@@ -12,19 +12,39 @@ for a registry.
 
 from __future__ import annotations
 
-from bakery.registry.answers import parse_json
-from bakery.registry.auth import Credentials, find_credentials
-from bakery.registry.client import RegistryClient
-from bakery.registry.manifests import MANIFEST_MEDIA_TYPES, FetchedManifest
-from bakery.registry.reference import ImageReference, push_target
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "MANIFEST_MEDIA_TYPES",
-    "Credentials",
-    "FetchedManifest",
-    "ImageReference",
-    "RegistryClient",
-    "find_credentials",
-    "parse_json",
-    "push_target",
-]
+if TYPE_CHECKING:
+    from bakery.registry.answers import parse_json
+    from bakery.registry.auth import Credentials, find_credentials
+    from bakery.registry.client import RegistryClient
+    from bakery.registry.manifests import MANIFEST_MEDIA_TYPES, FetchedManifest
+    from bakery.registry.reference import ImageReference, push_target
+
+# loaded on first use: parsing a reference (a CLI's first check) need not load httpx
+_HOMES = {
+    "parse_json": "answers",
+    "Credentials": "auth",
+    "find_credentials": "auth",
+    "RegistryClient": "client",
+    "MANIFEST_MEDIA_TYPES": "manifests",
+    "FetchedManifest": "manifests",
+    "ImageReference": "reference",
+    "push_target": "reference",
+}
+
+__all__ = sorted(_HOMES, key=lambda name: (not name.isupper(), name))
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

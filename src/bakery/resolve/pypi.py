@@ -24,6 +24,7 @@ from ..spec import EnvSpec, TargetPlatform
 from ..uvbin import uv_binary, uv_environment
 from .indexes import IndexConfig, strip_credentials
 from .pypi_failures import classify_failure
+from .python import known_interpreter
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,6 +69,9 @@ def _uv_compile(
         if constraints:  # pip's -c: versions for packages that get installed, installing none
             (Path(tmp) / "constraints.txt").write_text(constraints + "\n")
             constraint_args = ["-c", str(Path(tmp) / "constraints.txt")]
+        # the interpreter uv builds source distributions with; named, uv need not look for one
+        interpreter = known_interpreter(python_version)
+        python_args = ["--python", str(interpreter)] if interpreter else []
         cmd = [
             uv_binary(),
             "pip",
@@ -84,6 +88,7 @@ def _uv_compile(
             "--no-header",
             "--quiet",
             *constraint_args,
+            *python_args,
             *indexes.uv_args(),
         ]
         env = {**uv_environment(), **platform.uv_environment(), **indexes.uv_credentials()}

@@ -153,6 +153,19 @@ def find_interpreter(request: str) -> Interpreter:
     )
 
 
+def known_interpreter(version: str) -> Path | None:
+    """An interpreter of `version`'s minor already at hand (this one, or one found before), or
+    None: never a probe. For uv's resolver, which otherwise looks one up itself on every call
+    (through pyenv's shims that is a few shell scripts, ~0.1 s)."""
+    minor = version.split(".")[:2]
+    running = _running_interpreter()
+    candidates = [running, *_found.values()]
+    for interpreter in candidates:
+        if interpreter.version.split(".")[:2] == minor and interpreter.path.is_file():
+            return interpreter.path
+    return None
+
+
 def refuse_python2(request: str, *, decorator: str | None = None) -> None:
     """Raise SpecError for a `python=` only Python 2 satisfies, listing the Pythons found here.
 
