@@ -84,9 +84,23 @@ def compiled_rootfs(rootfs: Path) -> Path:
     ]
     # the host's 3.11 writes the same bytecode format (magic 3495) as the base's 3.11
     subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "-j", "0", "-x", r"/test/|/tests/",
-         "--invalidation-mode", "unchecked-hash", "-s", str(compiled), "-p", "/",
-         *(str(compiled / folder) for folder in folders)],
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "-x",
+            r"/test/|/tests/",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(compiled),
+            "-p",
+            "/",
+            *(str(compiled / folder) for folder in folders),
+        ],
         check=False,  # a few test-data files in the stdlib do not compile, as with py3compile
         stdout=subprocess.DEVNULL,
     )

@@ -41,3 +41,7 @@ def test_client_methods_match_the_agreed_api() -> None:
     assert [name for name, p in push.items() if p.kind is p.KEYWORD_ONLY] == [
         "size", "progress", "chunk_size", "mount_from",
     ]  # fmt: skip
+
+
+def test_every_exported_name_has_a_home() -> None:
+    assert set(registry._HOMES) == set(registry.__all__)

@@ -34,7 +34,16 @@ _HOMES = {
     "push_target": "reference",
 }
 
-__all__ = sorted(_HOMES, key=lambda name: (not name.isupper(), name))
+__all__ = [
+    "MANIFEST_MEDIA_TYPES",
+    "Credentials",
+    "FetchedManifest",
+    "ImageReference",
+    "RegistryClient",
+    "find_credentials",
+    "parse_json",
+    "push_target",
+]
 
 
 def __getattr__(name: str) -> object:
