@@ -8,6 +8,8 @@ depend on the terminal's width. Tests that need a setting set it themselves.
 from __future__ import annotations
 
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -26,6 +28,7 @@ pytest_plugins = [
 _CALLER_PREFIXES = ("METAFLOW_", "BAKERY_")
 _CALLER_NAMES = ("CONDA_CHANNELS", "COLUMNS", "LINES", "FORCE_COLOR", "VIRTUAL_ENV")
 MACHINE_POLICY_HOOK = Path(__file__).parent / "fixtures" / "machine_policy"
+_ROOT = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,6 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if name.startswith(_CALLER_PREFIXES) or name in _CALLER_NAMES:
             del os.environ[name]
     root = Path(tempfile.mkdtemp(prefix="bakery-tests-"))
+    config.stash[_ROOT] = root
     (root / "metaflow-home").mkdir()
     # not the machine's /etc/bakery/policy.toml: here and in every subprocess (through
     # tests/fixtures/machine_policy/sitecustomize.py) the machine's file is one that is absent
@@ -50,6 +54,24 @@ def pytest_configure(config: pytest.Config) -> None:
             "BAKERY_CACHE_DIR": str(root / "cache"),  # not the caller's cache
         }
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's Metaflow home, Bakery cache and policy file go with it (sealed
+    environments in the cache are read-only: made writable to be removed)."""
+    root = config.stash.get(_ROOT, None)
+    if root is not None:
+        shutil.rmtree(root, onerror=_writable_then_retry)
+
+
+def _writable_then_retry(function, path: str, _error) -> None:
+    try:
+        os.chmod(os.path.dirname(path), stat.S_IRWXU)
+        if not os.path.islink(path) and os.path.isdir(path):
+            os.chmod(path, stat.S_IRWXU)
+        function(path)
+    except OSError:
+        pass  # a background bytecode pass still writing: what is left is in the temp folder
 
 
 def _hook_every_process_of_this_interpreter() -> None:
