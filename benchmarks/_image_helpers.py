@@ -23,7 +23,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the test fixtures, reused as they are
 
 from tests.fixtures.registry import RunningRegistry, _start  # noqa: E402
-from tests.image.conftest import TEST_CACHE, _push_image, debian_rootfs  # noqa: E402
+from tests.image.conftest import (  # noqa: E402
+    TEST_CACHE,
+    _push_image,
+    debian_rootfs,
+    with_bytecode,
+)
 
 from bakery.image.layers import Tree, write_layer  # noqa: E402
 from bakery.image.oci import OCI_CONFIG, OCI_MANIFEST  # noqa: E402
@@ -47,65 +52,22 @@ def start_registry(stack: ExitStack, root: Path) -> RunningRegistry:
     return _start(stack, root, None, None, False, None)
 
 
-def pip_rootfs() -> Path:
-    """The tests' Debian+python3.11 root filesystem plus Debian's pip (cached beside it)."""
+def pip_rootfs(*, bytecode: bool = True) -> Path:
+    """The tests' Debian+python3.11 root filesystem plus Debian's pip (cached beside it), with
+    bytecode as installed packages have it (`bytecode=False`: as `dpkg-deb -x` leaves them)."""
     rootfs = TEST_CACHE / "debian-python3.11-pip-rootfs"
     if (rootfs / ".complete").exists():
-        return rootfs
+        return with_bytecode(rootfs) if bytecode else rootfs
     debs = TEST_CACHE / "debs-pip"  # not debs/: debian_rootfs() extracts everything in there
     debs.mkdir(parents=True, exist_ok=True)
     subprocess.run(["apt-get", "download", "-q", *PIP_PACKAGES], cwd=debs, check=True)
     shutil.rmtree(rootfs, ignore_errors=True)
-    shutil.copytree(debian_rootfs(), rootfs, symlinks=True)
+    shutil.copytree(debian_rootfs(bytecode=False), rootfs, symlinks=True)
     (rootfs / ".complete").unlink()
     for deb in sorted(debs.glob("*.deb")):
         subprocess.run(["dpkg-deb", "-x", str(deb), str(rootfs)], check=True)
     (rootfs / ".complete").touch()
-    return rootfs
-
-
-def compiled_rootfs(rootfs: Path) -> Path:
-    """`rootfs` with bytecode for its Python's standard library and Debian's own Python packages,
-    as every real base has it: Debian's python3.11 and python3-pip compile theirs when installed
-    (py3compile), python:3.11-slim ships it. The tests' rootfs is unpacked with `dpkg-deb -x`,
-    which runs no install scripts, so without this each container compiles the stdlib modules
-    it imports on every start (~0.35 s for pandas' imports here), whichever way it was built.
-    Unchecked-hash bytecode, as Bakery writes: `push_base` zeroes every mtime."""
-    compiled = rootfs.with_name(rootfs.name + "-compiled")
-    if (compiled / ".complete").exists():
-        return compiled
-    shutil.rmtree(compiled, ignore_errors=True)
-    shutil.copytree(rootfs, compiled, symlinks=True)
-    (compiled / ".complete").unlink()
-    folders = [
-        folder
-        for folder in ("usr/lib/python3.11", "usr/lib/python3/dist-packages")
-        if (compiled / folder).is_dir()
-    ]
-    # the host's 3.11 writes the same bytecode format (magic 3495) as the base's 3.11
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "-x",
-            r"/test/|/tests/",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-s",
-            str(compiled),
-            "-p",
-            "/",
-            *(str(compiled / folder) for folder in folders),
-        ],
-        check=False,  # a few test-data files in the stdlib do not compile, as with py3compile
-        stdout=subprocess.DEVNULL,
-    )
-    (compiled / ".complete").touch()
-    return compiled
+    return with_bytecode(rootfs) if bytecode else rootfs
 
 
 def push_base(host: str, rootfs: Path, repository: str, tag: str, scratch: Path) -> str:

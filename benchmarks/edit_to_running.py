@@ -46,7 +46,6 @@ from benchmarks._image_helpers import (
     BENCH_CACHE,
     PODMAN_LIMITS,
     Podman,
-    compiled_rootfs,
     pip_rootfs,
     push_base,
     start_registry,
@@ -208,9 +207,7 @@ def measure(
     with ExitStack() as stack:
         work = stack.enter_context(scratch_dir("bench-edit-"))
         registry = start_registry(stack, work / "registry")
-        rootfs = (debian_rootfs(), pip_rootfs())
-        if not bare_base:
-            rootfs = tuple(compiled_rootfs(one) for one in rootfs)
+        rootfs = (debian_rootfs(bytecode=not bare_base), pip_rootfs(bytecode=not bare_base))
         bases = (
             push_base(registry.host, rootfs[0], "base/debian", "3.11", work / "b1"),
             push_base(registry.host, rootfs[1], "base/debian-pip", "3.11", work / "b2"),

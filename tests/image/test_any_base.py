@@ -45,6 +45,7 @@ class ImportedBases:
     no_bash: str  # the same, bash whited out in a second layer
     no_python: str  # the same, python3.11 whited out
     busybox: str  # busybox-static alone: neither bash nor Python
+    no_stdlib_bytecode: str  # debian with the stdlib's top __pycache__ whited out
 
 
 def _podman(*args: str) -> str:
@@ -147,11 +148,15 @@ def imported_bases(image_registry, tmp_path_factory) -> ImportedBases:
     with RegistryClient(image_registry) as client:
         no_bash = _with_whiteouts(client, repository, "debian", "no-bash", "usr/bin/bash")
         no_python = _with_whiteouts(client, repository, "debian", "no-python", "usr/bin/python3.11")
+        no_stdlib_bytecode = _with_whiteouts(
+            client, repository, "debian", "no-stdlib-bytecode", "usr/lib/python3.11/__pycache__"
+        )
     return ImportedBases(
         debian=f"{image_registry}/{repository}:debian",
         no_bash=no_bash,
         no_python=no_python,
         busybox=f"{image_registry}/{repository}:busybox",
+        no_stdlib_bytecode=no_stdlib_bytecode,
     )
 
 
@@ -196,6 +201,29 @@ def _podman_config(reference: str, host: str) -> dict:
     with RegistryClient(host) as client:
         manifest = json.loads(client.get_manifest(repository, tag).body)
         return json.loads(client.get_blob_bytes(repository, manifest["config"]["digest"]))
+
+
+def test_a_base_without_stdlib_bytecode_is_baked_with_a_note(
+    imported_bases, shared_cache, image_registry
+):
+    """Such a base works, but every task compiles the stdlib it imports when it starts: the
+    bake says so, once, with what to do; a base with the bytecode gets no such note."""
+    repository = f"{image_registry}/t/stdlib-note"
+    kept = bake(lock(ENV), base=imported_bases.debian, repository=repository,
+                options=options(shared_cache))  # fmt: skip
+    assert not [note for note in kept.notes if "standard library" in note]
+    bare = bake(
+        lock(ENV),
+        base=imported_bases.no_stdlib_bytecode,
+        repository=repository,
+        options=options(shared_cache),
+    )
+    (note,) = [note for note in bare.notes if "standard library" in note]
+    assert note.startswith(
+        "the base's Python 3.11 has no bytecode for its standard library (nothing in "
+        "/usr/lib/python3.11/__pycache__)"
+    )
+    assert "`python3.11 -m compileall -q /usr/lib/python3.11`" in note
 
 
 def test_the_check_is_cached_per_base_digest(imported_bases, tmp_path, image_registry):

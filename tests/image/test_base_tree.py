@@ -180,3 +180,66 @@ def test_a_conda_env_needs_only_bash():
 
 def test_a_base_that_could_not_be_read_is_not_refused():
     check_base(BASE, BaseCommands(PATH, {}, unread="layer x is zstd-compressed"), "3.11")
+
+
+@pytest.mark.parametrize(
+    ("layers", "interpreter", "expected"),
+    [
+        # python:3.11-slim's layout, with its bytecode
+        (
+            [
+                file("usr/local/bin/python3.11"),
+                file("usr/local/lib/python3.11/os.py", 0o644),
+                file("usr/local/lib/python3.11/__pycache__/os.cpython-311.pyc", 0o644),
+            ],
+            "/usr/local/bin/python3.11",
+            None,
+        ),
+        # Debian unpacked without its install scripts; merged /usr reached through /bin
+        (
+            [
+                link("bin", "usr/bin"),
+                file("usr/bin/python3.11"),
+                file("usr/lib/python3.11/os.py", 0o644),
+            ],
+            "/bin/python3.11",
+            "/usr/lib/python3.11",
+        ),
+        # bytecode deleted by a later layer (`RUN rm -rf .../__pycache__`)
+        (
+            [
+                file("usr/bin/python3.11"),
+                file("usr/lib/python3.11/os.py", 0o644),
+                file("usr/lib/python3.11/__pycache__/os.cpython-311.pyc", 0o644),
+                file("usr/lib/python3.11/.wh.__pycache__", 0o644),
+            ],
+            "/usr/bin/python3.11",
+            "/usr/lib/python3.11",
+        ),
+        # not CPython's PREFIX/lib/pythonX.Y layout: nothing to say
+        ([file("opt/py/python3.11")], "/opt/py/python3.11", None),
+    ],
+)
+def test_a_standard_library_without_bytecode_is_found(layers, interpreter, expected):
+    from bakery.image.base_check import _stdlib_without_bytecode
+
+    tree = FileTree()
+    for member in layers:  # one layer each, so a whiteout deletes what is beneath it
+        tree.apply_layer([member])
+    assert _stdlib_without_bytecode(tree, interpreter, "3.11") == expected
+
+
+def test_the_stdlib_note_says_what_to_do():
+    commands = BaseCommands(
+        PATH,
+        {"python3.11": "/usr/bin/python3.11"},
+        stdlib_without_bytecode={"python3.11": "/usr/lib/python3.11"},
+    )
+    note = commands.stdlib_note("3.11")
+    assert note is not None
+    assert note.startswith(
+        "the base's Python 3.11 has no bytecode for its standard library (nothing in "
+        "/usr/lib/python3.11/__pycache__): every task compiles"
+    )
+    assert "`python3.11 -m compileall -q /usr/lib/python3.11`" in note
+    assert commands.stdlib_note("3.12") is None

@@ -195,6 +195,8 @@ def _bake_fully(
     check_base(base, commands, base_python)
     notes = [f"base image {base.pinned} not checked for bash and Python: {commands.unread}"]
     notes = notes if commands.unread else []
+    stdlib_note = commands.stdlib_note(base_python) if base_python else None
+    notes += [stdlib_note] if stdlib_note else []
     tag = target.tag or image_tag(env, base.digest, options.env)
     uploaded_before = client.bytes_uploaded
     _check_base_layer_count(base)

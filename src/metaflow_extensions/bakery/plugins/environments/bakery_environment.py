@@ -234,7 +234,13 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
         so nothing is resolved or installed, not even Metaflow's pinned datastore clients: steps
         that ask for packages (or another Python) are refused before launch, the others run as if
         their environment were disabled, except steps on a named environment the policy allows
-        (`named_prefixes`), which get it from its snapshot (docs/policies.md)."""
+        (`named_prefixes`), which get it from its snapshot (docs/policies.md).
+
+        A task the launcher started in its step's environment (BAKERY_ENV_ID) has it: that was
+        decided where the policy was read, and the task's environment need not hold what
+        reading the step's sources again takes (`packaging`)."""
+        if os.environ.get("BAKERY_ENV_ID"):
+            return False
         if self._no_installs is None:
             from .. import policy_gate
 
@@ -242,7 +248,11 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
             self._no_installs = bool(policy) and policy.forbids_on_the_fly
         if not self._no_installs:
             return False
-        return not on_named_environment(self.flow, step, self.source_defaults())
+        try:
+            return not on_named_environment(self.flow, step, self.source_defaults())
+        except ImportError:
+            # a remote task on an image without `packaging`: its launcher decided already
+            return False
 
     def _check_policy(self, only_steps=None):
         """Refuse the run before anything is locked or built if the admin's policy forbids it."""
