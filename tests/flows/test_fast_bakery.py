@@ -97,6 +97,7 @@ def test_remote_steps_run_in_images_baked_from_the_lock(flows, s3_datastore, bas
     assert middle_image == "docker.io/library/python:3.11"
     assert "bakery.plugins.bootstrap" in middle_command
     assert re.search(r"Image for step\(s\) start: \S+ \(baked in", first.output)
+    assert "note:" not in first.output  # the base has its stdlib bytecode
 
     with RegistryClient(base_images.host) as client:
         assert client.head_manifest("bakery/envs", tag) == digest
@@ -141,3 +142,21 @@ def test_a_tagged_registry_is_refused_before_baking(flows, s3_datastore):
     output = " ".join(result.output.split())
     assert "METAFLOW_BAKERY_REGISTRY '127.0.0.1:5000/bakery/envs:v1' names a tag 'v1'" in output
     assert "e.g. '127.0.0.1:5000/bakery/envs'" in output
+
+
+def test_a_base_without_stdlib_bytecode_is_noted_in_the_run(flows, s3_datastore, base_images):
+    """What `bakery bake` notes about a base reaches the flow's output too: here a base whose
+    stdlib bytecode a later layer deleted (as a `RUN rm -rf` would)."""
+    from tests.image.test_any_base import _with_whiteouts
+
+    with RegistryClient(base_images.host) as client:
+        bare = _with_whiteouts(
+            client, "base/debian", "oci", "oci-no-stdlib-bytecode", "usr/lib/python3.11/__pycache__"
+        )
+    env = {
+        **own_prefix(s3_datastore),
+        "METAFLOW_BAKERY_REGISTRY": f"{base_images.host}/bakery/bare-envs",
+        "METAFLOW_BAKERY_BASE_IMAGE": bare,
+    }
+    result = argo_create(flows, flows.write("bare.py", FLOW), env).check()
+    assert "note: the base's Python 3.11 has no bytecode for its standard library" in result.output

@@ -185,6 +185,8 @@ class FastBakeryEnvironment(BakeryPyPIEnvironment):
                 raise e.with_step(", ".join(steps)) from None
             what = "up to date" if result.up_to_date else "baked in %.1fs" % result.seconds
             self._log("Image for step(s) %s: %s (%s)" % (", ".join(steps), result.reference, what))
+            for note in result.notes:  # what `bakery bake` prints too: the image works, but...
+                self._log("  note: %s" % note)
             images.update((step, result.reference) for step in steps)
         return images
 
