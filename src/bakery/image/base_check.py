@@ -74,7 +74,7 @@ class BaseCommands:
         return (
             f"the base's Python {minor} has no bytecode for its standard library (nothing in "
             f"{folder}/__pycache__): every task compiles the stdlib modules it imports when it "
-            f"starts, ~0.5 s or more each time. Compile it into the base (`python{minor} -m "
+            f"starts, ~0.4 s or more each time. Compile it into the base (`python{minor} -m "
             f"compileall -q {folder}`), or use a base that has it (python:{minor}-slim, "
             "Debian's python3 packages as installed by apt)"
         )
