@@ -165,6 +165,29 @@ def timed(command: Sequence[str | os.PathLike], **kwargs) -> float:
     return elapsed
 
 
+def run_flow(flow: Path, env: Mapping[str, str], *args: str) -> tuple[int, str, float]:
+    """`python FLOW --no-pylint ARGS` in the flow's folder: (exit status, stdout + stderr, wall
+    seconds)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, flow.name, "--no-pylint", *args],
+        cwd=flow.parent,
+        capture_output=True,
+        text=True,
+        env=dict(env),
+    )
+    return done.returncode, done.stdout + done.stderr, time.perf_counter() - started
+
+
+def publish_report(report: str, output: Path, out: Path | None, name: str) -> None:
+    """Print a markdown report, write it to `output`, and keep a copy as `out/name` (`--out`)."""
+    print(report)
+    output.write_text(report)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(report)
+
+
 def scratch_metaflow_env(work: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment for flows run in `work`: their own Metaflow home, local
     metadata and datastore under it, and a user name (Metaflow refuses none)."""

@@ -33,7 +33,6 @@ import hashlib
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,12 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import scratch_metaflow_env, task_artifacts  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    publish_report,
+    run_flow,
+    scratch_metaflow_env,
+    task_artifacts,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results_gpu_env.md"
 CUDA_RUNTIME = "12.4.127"
@@ -133,21 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     flow = work / "flow" / "cudaenv.py"
     flow.parent.mkdir()
     flow.write_text(FLOW.format(version=CUDA_RUNTIME, gib=GIB))
-    started = time.time()
-    done = subprocess.run(
-        [sys.executable, flow.name, "--no-pylint", "--environment=pypi", "run"],
-        cwd=flow.parent,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    seconds = time.time() - started
-    output = done.stdout + done.stderr
+    returncode, output, seconds = run_flow(flow, env, "--environment=pypi", "run")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "gpu_env_run.log").write_text(output)
     run_id = re.search(r"run-id (\d+)", output)
-    if done.returncode != 0 or not run_id:
+    if returncode != 0 or not run_id:
         sys.exit(f"the flow failed:\n{output[-4000:]}")
     names = ["cudart", "python", "devices", "count_error", "malloc_error"]
     names += ["gpu_profile_num_gpus", "gpu_profile_data"]
@@ -181,11 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| @gpu_profile: error | {data.get('error')} |",
         "",
     ]
-    report = "\n".join(lines)
-    print(report)
-    args.output.write_text(report)
-    if args.out:
-        (args.out / "results_gpu_env.md").write_text(report)
+    publish_report("\n".join(lines), args.output, args.out, "results_gpu_env.md")
     shutil.rmtree(work, ignore_errors=True)
     ok = run["devices"] > 0 and run["malloc_error"] == 0 and run["cudart"].startswith(cache)
     return 0 if ok and max(memory, default=0) >= GIB * 1024 else 1

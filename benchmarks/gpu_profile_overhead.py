@@ -40,6 +40,7 @@ from benchmarks._common import (
     markdown_table,
     parser,
     require_bakery,
+    run_flow,
     runs_detail,
     scratch_dir,
 )
@@ -105,21 +106,10 @@ def write_flows(root: Path, squarings: int) -> dict[str, Path]:
 
 def measure(flow: Path, env: dict[str, str]) -> tuple[float, float, float]:
     """(seconds inside the step, seconds of the whole run, CPU seconds of the sampler)."""
-    import subprocess
-
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, flow.name, "--no-pylint", "--environment=pypi", "run"],
-        cwd=flow.parent,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    whole = time.perf_counter() - started
-    output = done.stdout + done.stderr
+    returncode, output, whole = run_flow(flow, env, "--environment=pypi", "run")
     found = re.search(r"STEP-SECONDS (\d+\.\d+)", output)
     cpu = re.search(r"PROFILER-CPU (\d+\.\d+)", output)
-    if done.returncode != 0 or not found or not cpu:
+    if returncode != 0 or not found or not cpu:
         sys.exit(f"{flow} failed:\n{output[-4000:]}")
     return float(found.group(1)), whole, float(cpu.group(1))
 

@@ -37,7 +37,12 @@ REPO = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):
     sys.path.insert(0, str(REPO))
 
-from benchmarks._common import scratch_metaflow_env, task_artifacts  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    publish_report,
+    run_flow,
+    scratch_metaflow_env,
+    task_artifacts,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results_gpu.md"
 GPU_LINES = ("# @gpu_profile()", "# @resources(gpu=1, memory=8000)")
@@ -68,19 +73,12 @@ def write_flows(work: Path, seconds: float, dim: int, fake_gpus: int) -> dict[st
     return flows
 
 
-def run_flow(flow: Path, env: dict[str, str]) -> tuple[float, str, str]:
+def run_seed(flow: Path, env: dict[str, str]) -> tuple[float, str, str]:
     """(squarings per second, run id, output) of one `python torchtest.py run`."""
-    done = subprocess.run(
-        [sys.executable, flow.name, "--no-pylint", "run"],
-        cwd=flow.parent,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    output = done.stdout + done.stderr
+    returncode, output, _ = run_flow(flow, env, "run")
     speed = re.search(r"⚡ ([\d.]+) squarings per second ⚡", output)
     run_id = re.search(r"run-id (\d+)", output)
-    if done.returncode != 0 or not speed or not run_id:
+    if returncode != 0 or not speed or not run_id:
         sys.exit(f"{flow} failed:\n{output[-4000:]}")
     return float(speed.group(1)), run_id.group(1), output
 
@@ -157,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeat):
         order = ["plain", "profiled"] if rep % 2 == 0 else ["profiled", "plain"]
         for name in order:
-            speed, run_id, output = run_flow(flows[name], env)
+            speed, run_id, output = run_seed(flows[name], env)
             speeds[name].append(speed)
             if name == "profiled":
                 last_profiled = run_id
@@ -192,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"| {key} | {value} |" for key, value in summary(profile)),
         "",
     ]
-    report = "\n".join(lines)
-    print(report)
-    args.output.write_text(report)
-    if args.out:
-        (args.out / "results_gpu.md").write_text(report)
+    publish_report("\n".join(lines), args.output, args.out, "results_gpu.md")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

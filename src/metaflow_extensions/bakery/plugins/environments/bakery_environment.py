@@ -250,8 +250,11 @@ class BakeryCondaEnvironment(StepSources, MetaflowEnvironment):
             return False
         try:
             return not on_named_environment(self.flow, step, self.source_defaults())
-        except ImportError:
-            # a remote task on an image without `packaging`: its launcher decided already
+        except ModuleNotFoundError as e:
+            # a remote task on an image without `packaging` (a dependency of Bakery's, so
+            # never missing where a run is launched): its launcher decided already
+            if e.name != "packaging":
+                raise
             return False
 
     def _check_policy(self, only_steps=None):
